@@ -1,0 +1,202 @@
+"""NPZ and TSV artifacts that chain the subcommands, and GCTA binary GRMs.
+
+Every NPZ artifact holds a JSON ``__meta__`` entry (kind, format version, tool and library
+versions, command line, parameters) and the sample IDs (``fid``, ``iid``); most also hold SNP
+IDs. `load_npz` checks the kind and the required arrays. All writes go to a temporary file in
+the destination folder and are renamed into place, so an interrupted run never leaves a
+half-written output.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime
+import json
+import os
+import platform
+import sys
+import tempfile
+import zipfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import numpy as np
+
+from lmmlasso_cli import __version__
+from lmmlasso_cli.errors import ArtifactError, InputError
+
+FORMAT_VERSION = 1
+
+
+@contextlib.contextmanager
+def atomic_path(path: str, mode_suffix: str = "") -> Iterator[str]:
+    """Yield a temporary path beside ``path``; rename it onto ``path`` if the block succeeds."""
+    folder = os.path.dirname(os.path.abspath(path))
+    os.makedirs(folder, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=mode_suffix, dir=folder)
+    os.close(fd)
+    try:
+        yield tmp
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+
+
+def provenance(command: str, params: dict) -> dict:
+    """What produced an artifact: versions, time, command line and parameters."""
+    import numba
+    import scipy
+
+    return {
+        "tool": "lmmlasso-cli",
+        "tool_version": __version__,
+        "python": platform.python_version(),
+        "numpy": np.__version__,
+        "scipy": scipy.__version__,
+        "numba": numba.__version__,
+        "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "command": command,
+        "params": params,
+    }
+
+
+def save_npz(path: str, kind: str, meta: dict, arrays: dict) -> None:
+    """Write arrays plus JSON metadata atomically (uncompressed NPZ)."""
+    meta = {"kind": kind, "format_version": FORMAT_VERSION, **meta}
+    payload = {"__meta__": np.array(json.dumps(meta, default=_json_default))}
+    for name, value in arrays.items():
+        payload[name] = np.asarray(value)
+    with atomic_path(path, ".npz") as tmp:
+        with open(tmp, "wb") as handle:
+            np.savez(handle, **payload)  # genotype-derived floats barely compress; speed wins
+
+
+def _json_default(value):
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    return str(value)
+
+
+@dataclass(frozen=True)
+class Artifact:
+    path: str
+    kind: str
+    meta: dict
+    arrays: dict
+
+    def __getitem__(self, name: str) -> np.ndarray:
+        return self.arrays[name]
+
+
+def load_npz(path: str, kind: str, required: tuple[str, ...] = ("fid", "iid")) -> Artifact:
+    """Load an artifact and check its kind, version and required arrays."""
+    if not os.path.exists(path):
+        raise ArtifactError(f"{path}: file not found")
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            arrays = {k: data[k] for k in data.files}
+    except (OSError, ValueError, zipfile.BadZipFile) as exc:
+        raise ArtifactError(f"{path}: not a readable .npz artifact ({exc}); re-create it") from None
+    if "__meta__" not in arrays:
+        raise ArtifactError(f"{path}: no lmmlasso metadata; it was not written by lmmlasso-cli")
+    meta = json.loads(str(arrays.pop("__meta__")))
+    if meta.get("kind") != kind:
+        raise ArtifactError(
+            f"{path}: is a {meta.get('kind')!r} artifact but a {kind!r} one is needed here"
+        )
+    if meta.get("format_version", 0) > FORMAT_VERSION:
+        raise ArtifactError(
+            f"{path}: written by a newer lmmlasso-cli (format {meta['format_version']}); upgrade"
+        )
+    absent = [name for name in required if name not in arrays]
+    if absent:
+        raise ArtifactError(f"{path}: lacks {', '.join(absent)}; re-create it with this version")
+    return Artifact(path=path, kind=kind, meta=meta, arrays=arrays)
+
+
+def write_tsv(path: str, frame, header_lines: list[str] = (), float_format: str = "%.10g") -> None:
+    """Write a pandas DataFrame as TSV (optionally gzip by suffix), atomically.
+
+    ``header_lines`` become ``## key=value`` comment lines before the column header.
+    """
+    suffix = ".gz" if path.endswith(".gz") else ""
+    with atomic_path(path, ".tsv" + suffix) as tmp:
+        if suffix:
+            import gzip
+
+            handle = gzip.open(tmp, "wt")
+        else:
+            handle = open(tmp, "w")  # noqa: SIM115
+        with handle:
+            for line in header_lines:
+                handle.write(f"## {line}\n")
+            frame.to_csv(handle, sep="\t", index=False, float_format=float_format, na_rep="NA")
+
+
+def read_tsv(path: str):
+    """Read a TSV written by `write_tsv` (``##`` comment lines skipped)."""
+    import pandas as pd
+
+    if not os.path.exists(path):
+        raise InputError(f"{path}: file not found")
+    return pd.read_csv(path, sep="\t", comment=None, skiprows=_n_comment_lines(path))
+
+
+def _n_comment_lines(path: str) -> int:
+    import gzip
+
+    opener = gzip.open if path.endswith(".gz") else open
+    n = 0
+    with opener(path, "rt") as handle:
+        for line in handle:
+            if not line.startswith("##"):
+                break
+            n += 1
+    return n
+
+
+# --- GCTA binary GRM -------------------------------------------------------------------------
+
+
+def write_gcta_grm(prefix: str, matrix: np.ndarray, fid, iid, n_snps: int) -> None:
+    """GCTA format: lower triangle with diagonal, row by row, float32 (.grm.bin), the number of
+    SNPs per pair (.grm.N.bin, float32) and ``FID<TAB>IID`` lines (.grm.id)."""
+    rows, cols = np.tril_indices(matrix.shape[0])
+    with atomic_path(prefix + ".grm.bin") as tmp:
+        matrix[rows, cols].astype("<f4").tofile(tmp)
+    with atomic_path(prefix + ".grm.N.bin") as tmp:
+        np.full(len(rows), n_snps, dtype="<f4").tofile(tmp)
+    with atomic_path(prefix + ".grm.id") as tmp, open(tmp, "w") as handle:
+        for f, i in zip(fid, iid, strict=True):
+            handle.write(f"{f}\t{i}\n")
+
+
+def read_gcta_grm(prefix: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Read a GCTA binary GRM; return (matrix float64, fid, iid)."""
+    id_path, bin_path = prefix + ".grm.id", prefix + ".grm.bin"
+    for path in (id_path, bin_path):
+        if not os.path.exists(path):
+            raise InputError(f"{path}: file not found (a GCTA GRM needs .grm.bin and .grm.id)")
+    with open(id_path) as handle:
+        ids = [line.split() for line in handle if line.strip()]
+    n = len(ids)
+    values = np.fromfile(bin_path, dtype="<f4")
+    if len(values) != n * (n + 1) // 2:
+        raise InputError(
+            f"{bin_path}: holds {len(values)} values but {id_path} lists {n} individuals "
+            f"(needs {n * (n + 1) // 2}); the GRM files do not belong together"
+        )
+    matrix = np.zeros((n, n))
+    rows, cols = np.tril_indices(n)
+    matrix[rows, cols] = values
+    matrix[cols, rows] = values
+    fid = np.array([r[0] for r in ids], dtype=str)
+    iid = np.array([r[1] for r in ids], dtype=str)
+    return matrix, fid, iid
+
+
+def command_line() -> str:
+    return " ".join([os.path.basename(sys.argv[0])] + sys.argv[1:])

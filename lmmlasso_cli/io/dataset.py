@@ -1,0 +1,279 @@
+"""Assemble an analysis data set from --bfile, --pheno, --covar and the sample/SNP filters.
+
+This is where files meet: the .fam/.bim, the tables and the ID lists are read, individuals are
+aligned on (FID, IID) in .fam order, and candidate SNPs are chosen from the .bim. Genotypes are
+only read by `read_standardized`, in blocks.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from lmmlasso_cli.errors import InputError
+from lmmlasso_cli.genotypes import filter_snps, snp_stats, standardize
+from lmmlasso_cli.io.plink import GenotypeReader, PlinkSet, read_id_list, read_plink
+from lmmlasso_cli.io.samples import SampleAlignment, SampleSource, align_samples
+from lmmlasso_cli.io.tables import Table, read_table, select_columns
+
+
+@dataclass(frozen=True)
+class DataOptions:
+    """Everything the shared CLI options say about the inputs."""
+
+    bfile: str
+    pheno: str | None = None
+    pheno_names: list[str] | None = None
+    mpheno: list[int] | None = None
+    all_pheno: bool = False
+    covar: str | None = None
+    covar_names: list[str] | None = None
+    intercept: bool = True
+    keep: str | None = None
+    remove: str | None = None
+    extract: str | None = None
+    exclude: str | None = None
+    chromosomes: list[str] | None = None
+    maf: float = 0.0
+    need_pheno: bool = True
+
+
+@dataclass(frozen=True)
+class Dataset:
+    """Aligned inputs. Phenotypes may still hold NaN: see `phenotype_groups`."""
+
+    plink: PlinkSet
+    samples: SampleAlignment
+    pheno_names: list[str]
+    pheno_source: str
+    phenotypes: np.ndarray  # (n_samples, n_pheno) float64, NaN for missing
+    covariate_names: list[str]
+    covariates: np.ndarray  # (n_samples, n_cov) float64, the intercept first if any
+    snp_index: np.ndarray  # candidate SNPs (positions in the .bim) after --extract etc.
+    snp_notes: list[str] = field(default_factory=list)
+
+    @property
+    def n_samples(self) -> int:
+        return self.samples.n_samples
+
+
+def parse_chromosomes(text: str | None) -> list[str] | None:
+    """'1,2,5-7' -> ['1', '2', '5', '6', '7']."""
+    if not text:
+        return None
+    out: list[str] = []
+    for part in text.split(","):
+        part = part.strip()
+        if "-" in part:
+            lo, hi = part.split("-", 1)
+            if not (lo.isdigit() and hi.isdigit()):
+                raise InputError(f"--chr {text}: a range needs numbers, like 1-22")
+            out.extend(str(c) for c in range(int(lo), int(hi) + 1))
+        elif part:
+            out.append(part)
+    return out
+
+
+def _select_snps(plink: PlinkSet, opts: DataOptions) -> tuple[np.ndarray, list[str]]:
+    mask = np.ones(plink.n_snps, dtype=bool)
+    notes = []
+    if opts.chromosomes:
+        hit = np.isin(plink.chrom, opts.chromosomes)
+        notes.append(f"--chr kept {int(hit.sum())} of {plink.n_snps} SNPs")
+        mask &= hit
+    if opts.extract:
+        wanted = set(read_id_list(opts.extract, 1))
+        hit = np.array([s in wanted for s in plink.snp])
+        notes.append(f"--extract {opts.extract} kept {int((mask & hit).sum())} SNPs")
+        mask &= hit
+    if opts.exclude:
+        unwanted = set(read_id_list(opts.exclude, 1))
+        hit = np.array([s in unwanted for s in plink.snp])
+        notes.append(f"--exclude {opts.exclude} removed {int((mask & hit).sum())} SNPs")
+        mask &= ~hit
+    if not mask.any():
+        raise InputError(f"{plink.prefix}.bim: no SNP is left after --chr/--extract/--exclude")
+    return np.flatnonzero(mask), notes
+
+
+def _phenotype_table(plink: PlinkSet, opts: DataOptions) -> Table:
+    if opts.pheno:
+        return read_table(opts.pheno, "phenotype")
+    names = [f"fam{j + 6}" for j in range(plink.fam_phenotypes.shape[1])]
+    return Table(plink.prefix + ".fam", plink.fid, plink.iid, names, plink.fam_phenotypes, False)
+
+
+def load_dataset(opts: DataOptions) -> Dataset:
+    """Read the PLINK metadata and tables and align the individuals (no genotypes are read)."""
+    plink = read_plink(opts.bfile)
+    fam_label = os.path.basename(plink.prefix + ".fam")
+    sources = []
+    pheno_names: list[str] = []
+    pheno_values = np.zeros((0, 0))
+    pheno_table = None
+    if opts.need_pheno:
+        pheno_table = _phenotype_table(plink, opts)
+        if opts.pheno_names:
+            pheno_names, pheno_values = select_columns(pheno_table, opts.pheno_names, None, "pheno")
+        elif opts.mpheno:
+            pheno_names, pheno_values = select_columns(pheno_table, None, opts.mpheno, "pheno")
+        elif opts.all_pheno:
+            pheno_names, pheno_values = select_columns(pheno_table, None, None, "pheno")
+        else:
+            pheno_names, pheno_values = select_columns(pheno_table, None, [1], "pheno")
+        if opts.pheno:
+            sources.append(SampleSource(os.path.basename(opts.pheno), pheno_table.fid,
+                                        pheno_table.iid))
+    cov_names: list[str] = []
+    cov_values = None
+    if opts.covar:
+        cov_table = read_table(opts.covar, "covariate")
+        cov_names, cov_values = select_columns(cov_table, opts.covar_names, None, "covar")
+        sources.append(
+            SampleSource(
+                os.path.basename(opts.covar),
+                cov_table.fid,
+                cov_table.iid,
+                complete=np.isfinite(cov_values).all(axis=1),
+                why_incomplete="missing covariate values",
+            )
+        )
+    keep = remove = None
+    if opts.keep:
+        ids = np.array(read_id_list(opts.keep, 2), dtype=str).reshape(-1, 2)
+        keep = SampleSource(f"--keep {opts.keep}", ids[:, 0], ids[:, 1])
+    if opts.remove:
+        ids = np.array(read_id_list(opts.remove, 2), dtype=str).reshape(-1, 2)
+        remove = SampleSource(f"--remove {opts.remove}", ids[:, 0], ids[:, 1])
+    samples = align_samples(plink.fid, plink.iid, sources, keep, remove, fam_label)
+    if opts.need_pheno:
+        rows = (
+            samples.source_rows[os.path.basename(opts.pheno)] if opts.pheno else samples.fam_index
+        )
+        pheno_values = pheno_values[rows]
+    covariates, cov_labels = _design(samples, cov_values, cov_names, opts)
+    snp_index, notes = _select_snps(plink, opts)
+    return Dataset(
+        plink=plink,
+        samples=samples,
+        pheno_names=list(pheno_names),
+        pheno_source=pheno_table.path if pheno_table is not None else "",
+        phenotypes=np.asarray(pheno_values, dtype=np.float64),
+        covariate_names=cov_labels,
+        covariates=covariates,
+        snp_index=snp_index,
+        snp_notes=notes,
+    )
+
+
+def _design(samples, cov_values, cov_names, opts: DataOptions):
+    columns, labels = [], []
+    if opts.intercept:
+        columns.append(np.ones(samples.n_samples))
+        labels.append("intercept")
+    if cov_values is not None:
+        rows = samples.source_rows[os.path.basename(opts.covar)]
+        for j, name in enumerate(cov_names):
+            columns.append(cov_values[rows, j])
+            labels.append(name)
+    if not columns:
+        return np.zeros((samples.n_samples, 0)), []
+    design = np.column_stack(columns)
+    if np.linalg.matrix_rank(design) < design.shape[1]:
+        const = [label for label, col in zip(labels, design.T, strict=True)
+                 if label != "intercept" and np.ptp(col) == 0]
+        hint = f" (constant: {', '.join(const)})" if const else ""
+        where = opts.covar or "the covariates"
+        raise InputError(
+            f"{where}: the covariates{' with the intercept' if opts.intercept else ''} are "
+            f"linearly dependent{hint}; drop the redundant ones with --covar-name"
+        )
+    return design, labels
+
+
+def phenotype_groups(mask_matrix: np.ndarray) -> list[tuple[np.ndarray, list[int]]]:
+    """Group phenotype columns by their set of non-missing individuals.
+
+    Returns ``[(row_mask, [column, ...]), ...]`` in first-appearance order: phenotypes in one
+    group share one eigendecomposition.
+    """
+    groups: dict[bytes, tuple[np.ndarray, list[int]]] = {}
+    for j in range(mask_matrix.shape[1]):
+        key = np.packbits(mask_matrix[:, j]).tobytes()
+        if key not in groups:
+            groups[key] = (mask_matrix[:, j].copy(), [])
+        groups[key][1].append(j)
+    return list(groups.values())
+
+
+@dataclass(frozen=True)
+class StandardizedGenotypes:
+    """The analysed SNPs, standardized (mean 0, sd 1, missing = 0): the one n×p float64 copy."""
+
+    matrix: np.ndarray  # (n_samples, n_snps) float64, Fortran order
+    snp_index: np.ndarray  # (n_snps,) positions in the .bim
+    means: np.ndarray  # (n_snps,) mean A1 count over the analysed individuals
+    sds: np.ndarray  # (n_snps,)
+    n_all_missing: int
+    n_monomorphic: int
+    n_low_maf: int
+
+
+def read_standardized(
+    reader: GenotypeReader,
+    snp_index: np.ndarray,
+    maf_min: float = 0.0,
+    block_size: int = 2048,
+    progress: Callable[[int], None] | None = None,
+    means: np.ndarray | None = None,
+    sds: np.ndarray | None = None,
+) -> StandardizedGenotypes:
+    """Read SNP blocks, drop unusable SNPs and standardize into one preallocated array.
+
+    With ``means``/``sds`` given (one per SNP of ``snp_index``), those are used and no SNP is
+    dropped: this is how new individuals are put on the training scale.
+    """
+    n = reader.n_samples
+    out = np.empty((n, len(snp_index)), order="F")
+    kept_pos, kept_means, kept_sds = [], [], []
+    n_missing = n_mono = n_maf = 0
+    col = 0
+    for start in range(0, len(snp_index), block_size):
+        part = np.asarray(snp_index[start : start + block_size])
+        counts = reader.read(part)
+        if means is None:
+            stats = snp_stats(counts)
+            flt = filter_snps(stats, maf_min)
+            keep = flt.keep
+            n_missing += flt.n_all_missing
+            n_mono += flt.n_monomorphic
+            n_maf += flt.n_low_maf
+            m, s = stats.means[keep], stats.sds[keep]
+        else:
+            keep = np.ones(len(part), dtype=bool)
+            m, s = means[start : start + len(part)], sds[start : start + len(part)]
+        k = int(keep.sum())
+        out[:, col : col + k] = standardize(counts[:, keep], m, s)
+        col += k
+        kept_pos.append(part[keep])
+        kept_means.append(m)
+        kept_sds.append(s)
+        if progress is not None:
+            progress(len(part))
+    if col == 0:
+        raise InputError(
+            f"{reader.plink.bed_path}: no usable SNP (all missing, monomorphic or below --maf)"
+        )
+    out = out[:, :col]  # a column slice of a Fortran array stays contiguous
+    return StandardizedGenotypes(
+        matrix=out,
+        snp_index=np.concatenate(kept_pos),
+        means=np.concatenate(kept_means),
+        sds=np.concatenate(kept_sds),
+        n_all_missing=n_missing,
+        n_monomorphic=n_mono,
+        n_low_maf=n_maf,
+    )

@@ -1,0 +1,95 @@
+"""``PREFIX.null.npz``: what `fit` needs from `fit-null`.
+
+One eigendecomposition per group of phenotypes that share their non-missing individuals
+(``group{g}_eigvals``, ``group{g}_eigvecs``, ``group{g}_fid``, ``group{g}_iid``), and per phenotype
+its group, log δ, variance components and covariate coefficients.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from lmmlasso_cli.errors import ArtifactError, SampleMismatchError
+from lmmlasso_cli.io.artifacts import load_npz, save_npz
+from lmmlasso_cli.nullmodel import KinshipEigen
+
+
+@dataclass(frozen=True)
+class NullEntry:
+    """The stored null model of one phenotype."""
+
+    pheno: str
+    log_delta: float
+    sigma2_g: float
+    sigma2_e: float
+    h2: float
+    method: str
+    fid: np.ndarray
+    iid: np.ndarray
+    eig: KinshipEigen
+    meta: dict
+
+
+def save_null(path: str, meta: dict, groups: list, rows: list[dict]) -> None:
+    """``groups``: [(fid, iid, KinshipEigen)]; ``rows``: one dict per phenotype with keys
+    pheno, group, log_delta, sigma2_g, sigma2_e, h2, method."""
+    arrays = {
+        "fid": np.concatenate([g[0] for g in groups]),
+        "iid": np.concatenate([g[1] for g in groups]),
+        "pheno_names": np.array([r["pheno"] for r in rows]),
+        "pheno_group": np.array([r["group"] for r in rows]),
+        "log_delta": np.array([r["log_delta"] for r in rows]),
+        "sigma2_g": np.array([r["sigma2_g"] for r in rows]),
+        "sigma2_e": np.array([r["sigma2_e"] for r in rows]),
+        "h2": np.array([r["h2"] for r in rows]),
+        "method": np.array([r["method"] for r in rows]),
+    }
+    for g, (fid, iid, eig) in enumerate(groups):
+        arrays[f"group{g}_fid"] = fid
+        arrays[f"group{g}_iid"] = iid
+        arrays[f"group{g}_eigvals"] = eig.eigvals
+        arrays[f"group{g}_eigvecs"] = eig.eigvecs
+    save_npz(path, "null", meta, arrays)
+
+
+def load_null(path: str, pheno: str) -> NullEntry:
+    art = load_npz(path, "null", ("fid", "iid", "pheno_names", "pheno_group", "log_delta"))
+    names = [str(n) for n in art["pheno_names"]]
+    if pheno not in names:
+        raise ArtifactError(
+            f"{path}: has no null model for phenotype {pheno!r} (it has {', '.join(names)}); "
+            f"run `lmmlasso fit-null` for it"
+        )
+    j = names.index(pheno)
+    g = int(art["pheno_group"][j])
+    try:
+        eig = KinshipEigen(art[f"group{g}_eigvals"], art[f"group{g}_eigvecs"], 0)
+        fid, iid = art[f"group{g}_fid"].astype(str), art[f"group{g}_iid"].astype(str)
+    except KeyError:
+        raise ArtifactError(f"{path}: eigendecomposition {g} is missing; re-create it") from None
+    return NullEntry(
+        pheno=pheno,
+        log_delta=float(art["log_delta"][j]),
+        sigma2_g=float(art["sigma2_g"][j]),
+        sigma2_e=float(art["sigma2_e"][j]),
+        h2=float(art["h2"][j]),
+        method=str(art["method"][j]),
+        fid=fid,
+        iid=iid,
+        eig=eig,
+        meta=art.meta,
+    )
+
+
+def check_same_samples(entry: NullEntry, fid, iid, path: str, bfile: str) -> None:
+    """The null model must have been fitted on exactly these individuals, in this order."""
+    if len(entry.iid) != len(iid) or not (
+        np.array_equal(entry.fid, fid) and np.array_equal(entry.iid, iid)
+    ):
+        raise SampleMismatchError(
+            f"{path}: phenotype {entry.pheno} was fitted on {len(entry.iid)} individuals but "
+            f"{bfile} with these options gives {len(iid)} (or another order); re-run "
+            f"`lmmlasso fit-null` with the same --pheno/--covar/--keep options"
+        )

@@ -1,0 +1,220 @@
+"""PLINK 1 binary sets (.bed/.bim/.fam): validation, metadata and genotype blocks.
+
+The counted allele is decided here, once: genotypes are counts of A1, the allele in column 5 of
+the .bim, as PLINK does (bed-reader's ``count_A1=True``). Missing calls come back as NaN; the
+core decides how to impute them.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from lmmlasso_cli.errors import InputError
+
+BED_MAGIC = bytes([0x6C, 0x1B, 0x01])
+FAM_MISSING = {"NA", "-9", "", "nan", "NaN"}
+
+
+@dataclass(frozen=True)
+class PlinkSet:
+    """Metadata of one PLINK 1 set; genotypes are read on demand by `GenotypeReader`.
+
+    ``fam_phenotypes`` holds .fam columns 6, 7, ... as float (NaN for missing), so that GEMMA-style
+    .fam files with extra phenotype columns can be selected with ``--mpheno``.
+    """
+
+    prefix: str
+    fid: np.ndarray  # (n_samples,) str
+    iid: np.ndarray  # (n_samples,) str
+    fam_phenotypes: np.ndarray  # (n_samples, n_fam_pheno) float64
+    chrom: np.ndarray  # (n_snps,) str
+    snp: np.ndarray  # (n_snps,) str
+    cm: np.ndarray  # (n_snps,) float64
+    bp: np.ndarray  # (n_snps,) int64
+    a1: np.ndarray  # (n_snps,) str, the counted allele
+    a2: np.ndarray  # (n_snps,) str
+
+    @property
+    def n_samples(self) -> int:
+        return len(self.iid)
+
+    @property
+    def n_snps(self) -> int:
+        return len(self.snp)
+
+    @property
+    def bed_path(self) -> str:
+        return self.prefix + ".bed"
+
+
+def _split_lines(path: str) -> list[list[str]]:
+    with open(path) as handle:
+        return [line.split() for line in handle if line.strip()]
+
+
+def _read_fam(path: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    rows = _split_lines(path)
+    if not rows:
+        raise InputError(f"{path}: the .fam file is empty; it needs one line per individual")
+    widths = {len(r) for r in rows}
+    if min(widths) < 6 or len(widths) != 1:
+        raise InputError(
+            f"{path}: every .fam line needs the same number (>= 6) of fields "
+            f"(FID IID father mother sex phenotype ...), found {sorted(widths)}; fix the file"
+        )
+    table = np.array(rows, dtype=object)
+    fid, iid = table[:, 0].astype(str), table[:, 1].astype(str)
+    pheno = np.full((len(rows), table.shape[1] - 5), np.nan)
+    for j in range(pheno.shape[1]):
+        for i, value in enumerate(table[:, 5 + j]):
+            if value not in FAM_MISSING:
+                try:
+                    pheno[i, j] = float(value)
+                except ValueError:
+                    pheno[i, j] = np.nan  # non-numeric .fam phenotypes are rejected when selected
+    keys = pd.Series(list(zip(fid, iid, strict=True)))
+    dup = keys[keys.duplicated()]
+    if len(dup):
+        first = dup.iloc[0]
+        raise InputError(
+            f"{path}: duplicate individual (FID {first[0]}, IID {first[1]}) "
+            f"({len(dup)} duplicate rows); every (FID, IID) must be unique: rename or remove them"
+        )
+    return fid, iid, pheno
+
+
+def _read_bim(path: str) -> pd.DataFrame:
+    try:
+        bim = pd.read_csv(
+            path,
+            sep=r"\s+",
+            header=None,
+            dtype=str,
+            names=["chrom", "snp", "cm", "bp", "a1", "a2"],
+            keep_default_na=False,
+            engine="c",
+        )
+    except pd.errors.EmptyDataError:
+        raise InputError(f"{path}: the .bim file is empty; it needs one line per SNP") from None
+    if bim.isna().any().any() or (bim == "").any().any():
+        raise InputError(f"{path}: every .bim line needs 6 fields (CHR SNP CM BP A1 A2); fix it")
+    return bim
+
+
+def _check_bed(path: str, n_samples: int, n_snps: int, fam: str, bim: str) -> None:
+    if not os.path.exists(path):
+        raise InputError(f"{path}: file not found; --bfile PREFIX needs PREFIX.bed/.bim/.fam")
+    with open(path, "rb") as handle:
+        magic = handle.read(3)
+    if magic != BED_MAGIC:
+        raise InputError(
+            f"{path}: not a SNP-major PLINK 1 .bed (first bytes {magic.hex()}, expected 6c1b01); "
+            f"convert it with `plink --bfile PREFIX --make-bed --out NEW`"
+        )
+    expected = 3 + ((n_samples + 3) // 4) * n_snps
+    size = os.path.getsize(path)
+    if size != expected:
+        what = "truncated" if size < expected else "longer than expected"
+        raise InputError(
+            f"{path}: .bed is {what} ({size} bytes, but {n_samples} individuals in {fam} and "
+            f"{n_snps} SNPs in {bim} need {expected}); the .bed/.bim/.fam do not belong together "
+            f"or the copy is incomplete: re-copy or regenerate them"
+        )
+
+
+def read_plink(prefix: str) -> PlinkSet:
+    """Read and validate the .fam/.bim of ``prefix`` and check the .bed's magic bytes and size."""
+    fam, bim, bed = (prefix + ext for ext in (".fam", ".bim", ".bed"))
+    for path in (fam, bim, bed):
+        if not os.path.exists(path):
+            raise InputError(f"{path}: file not found; --bfile PREFIX needs PREFIX.bed/.bim/.fam")
+    fid, iid, fam_pheno = _read_fam(fam)
+    bim_table = _read_bim(bim)
+    _check_bed(bed, len(iid), len(bim_table), fam, bim)
+    try:
+        bp = bim_table["bp"].astype(np.int64).to_numpy()
+        cm = bim_table["cm"].astype(np.float64).to_numpy()
+    except ValueError:
+        raise InputError(f"{bim}: column 3 (cM) and 4 (bp) must be numbers; fix the file") from None
+    return PlinkSet(
+        prefix=prefix,
+        fid=fid,
+        iid=iid,
+        fam_phenotypes=fam_pheno,
+        chrom=bim_table["chrom"].to_numpy(dtype=str),
+        snp=bim_table["snp"].to_numpy(dtype=str),
+        cm=cm,
+        bp=bp,
+        a1=bim_table["a1"].to_numpy(dtype=str),
+        a2=bim_table["a2"].to_numpy(dtype=str),
+    )
+
+
+class GenotypeReader:
+    """Reads blocks of A1 counts for a fixed, ordered subset of individuals.
+
+    ``read(snp_index)`` returns a float32 (n_samples, len(snp_index)) Fortran array of 0/1/2 and
+    NaN for missing calls; float32 holds those values exactly.
+    """
+
+    def __init__(self, plink: PlinkSet, sample_index: np.ndarray, num_threads: int | None = None):
+        from bed_reader import open_bed
+
+        self.plink = plink
+        self.sample_index = np.asarray(sample_index, dtype=np.intp)
+        self._all_samples = len(self.sample_index) == plink.n_samples and np.array_equal(
+            self.sample_index, np.arange(plink.n_samples)
+        )
+        self._bed = open_bed(
+            plink.bed_path,
+            iid_count=plink.n_samples,
+            sid_count=plink.n_snps,
+            count_A1=True,
+            num_threads=num_threads,
+            skip_format_check=True,
+        )
+
+    @property
+    def n_samples(self) -> int:
+        return len(self.sample_index)
+
+    def read(self, snp_index: np.ndarray) -> np.ndarray:
+        rows = slice(None) if self._all_samples else self.sample_index
+        try:
+            return self._bed.read(index=np.s_[rows, np.asarray(snp_index)], dtype="float32")
+        except Exception as exc:  # bed-reader raises plain exceptions on I/O problems
+            raise InputError(f"{self.plink.bed_path}: could not read genotypes ({exc})") from exc
+
+    def blocks(self, snp_index: np.ndarray, block_size: int):
+        """Yield ``(positions, counts)`` blocks over ``snp_index`` in order."""
+        snp_index = np.asarray(snp_index)
+        for start in range(0, len(snp_index), block_size):
+            part = snp_index[start : start + block_size]
+            yield part, self.read(part)
+
+    def close(self) -> None:
+        self._bed.__exit__(None, None, None)
+
+
+def read_id_list(path: str, columns: int) -> list:
+    """Read a PLINK-style list: one SNP ID per line (columns=1) or FID IID pairs (columns=2)."""
+    if not os.path.exists(path):
+        raise InputError(f"{path}: file not found")
+    rows = _split_lines(path)
+    if columns == 1:
+        return [r[0] for r in rows]
+    bad = [i + 1 for i, r in enumerate(rows) if len(r) < 2]
+    if bad:
+        raise InputError(f"{path}: line {bad[0]} needs two fields (FID IID); fix the file")
+    return [(r[0], r[1]) for r in rows]
+
+
+def plink_prefix(path: str) -> str:
+    """Accept ``PREFIX`` or ``PREFIX.bed`` for --bfile."""
+    p = Path(path)
+    return str(p.with_suffix("")) if p.suffix in (".bed", ".bim", ".fam") else str(path)

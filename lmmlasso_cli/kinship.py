@@ -1,0 +1,142 @@
+"""Realized relationship matrix, accumulated over SNP blocks.
+
+With Z the (n_samples, p) matrix of standardized SNPs (see `genotypes`), the kinship is
+
+    K = Z Zᵀ / (p · scale),    scale = mean(diag(Z Zᵀ / p)),
+
+so that mean(diag(K)) = 1 and trace(K) = n_samples. With the empirical scaling scale is 1 up to
+rounding (every column of Z has sum of squares n); with the HWE scaling it is not. Peak memory is
+one n×n float64 accumulator plus one n×block_size block: the n×p matrix is never formed.
+Per-chromosome parts can be kept (``by_chromosome``) so that leave-one-chromosome-out kinships
+follow by subtraction.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.linalg import blas
+
+from lmmlasso_cli.genotypes import filter_snps, snp_stats, standardize
+
+
+@dataclass(frozen=True)
+class Kinship:
+    """K = Z Zᵀ / (n_snps · scale); IDs of samples and SNPs are attached by the caller."""
+
+    matrix: np.ndarray  # (n_samples, n_samples) float64, mean diagonal 1
+    snp_index: np.ndarray  # (n_snps,) positions, among the candidate SNPs, of those used
+    means: np.ndarray  # (n_snps,) mean A1 count per SNP used
+    sds: np.ndarray  # (n_snps,) scale per SNP used
+    scale: float  # mean diagonal of Z Zᵀ / n_snps, divided out
+    scaling: str  # "empirical" or "hwe"
+    n_all_missing: int
+    n_monomorphic: int
+    n_low_maf: int
+    chrom_parts: dict | None = None  # chrom -> (unnormalized Z_c Z_cᵀ, n_snps_c), if asked
+
+    @property
+    def n_snps(self) -> int:
+        return len(self.snp_index)
+
+
+def _accumulate(acc: np.ndarray, z: np.ndarray) -> np.ndarray:
+    """acc += z zᵀ on the upper triangle (BLAS syrk), in place."""
+    return blas.dsyrk(1.0, z, beta=1.0, c=acc, trans=0, lower=0, overwrite_c=1)
+
+
+def _symmetrize(upper: np.ndarray) -> np.ndarray:
+    full = np.triu(upper)
+    full += np.triu(upper, 1).T
+    return full
+
+
+def compute_kinship(
+    blocks: Iterable[tuple[np.ndarray, np.ndarray]],
+    n_samples: int,
+    maf_min: float = 0.0,
+    scaling: str = "empirical",
+    chrom: np.ndarray | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> Kinship:
+    """Accumulate the kinship over ``(positions, counts)`` blocks.
+
+    ``positions`` index the candidate SNPs; ``counts`` is (n_samples, block) with NaN for missing.
+    SNPs with no calls, monomorphic SNPs and SNPs below ``maf_min`` are skipped and counted.
+    When ``chrom`` (candidate SNPs' chromosomes) is given, per-chromosome parts are kept too.
+    """
+    acc = np.zeros((n_samples, n_samples), order="F")
+    parts: dict = {}
+    kept, means, sds = [], [], []
+    n_missing = n_mono = n_maf = 0
+    for positions, counts in blocks:
+        stats = snp_stats(counts, scaling)
+        flt = filter_snps(stats, maf_min)
+        n_missing += flt.n_all_missing
+        n_mono += flt.n_monomorphic
+        n_maf += flt.n_low_maf
+        if flt.keep.any():
+            z = standardize(counts[:, flt.keep], stats.means[flt.keep], stats.sds[flt.keep])
+            if chrom is None:
+                acc = _accumulate(acc, z)
+            else:
+                block_chrom = np.asarray(chrom)[positions[flt.keep]]
+                for c in np.unique(block_chrom):
+                    zc = np.asfortranarray(z[:, block_chrom == c])
+                    part, count = parts.get(c, (None, 0))
+                    if part is None:
+                        part = np.zeros((n_samples, n_samples), order="F")
+                    parts[c] = (_accumulate(part, zc), count + zc.shape[1])
+            kept.append(positions[flt.keep])
+            means.append(stats.means[flt.keep])
+            sds.append(stats.sds[flt.keep])
+        if progress is not None:
+            progress(len(positions))
+    n_snps = int(sum(len(k) for k in kept))
+    if n_snps == 0:
+        raise ValueError("no usable SNP: all were missing, monomorphic or below the MAF cut-off")
+    chrom_parts = None
+    if chrom is not None:
+        chrom_parts = {c: (_symmetrize(p), n) for c, (p, n) in parts.items()}
+        total = np.zeros((n_samples, n_samples))
+        for part, _ in chrom_parts.values():
+            total += part
+    else:
+        total = _symmetrize(acc)
+    total /= n_snps
+    scale = float(np.mean(np.diag(total)))
+    total /= scale
+    return Kinship(
+        matrix=total,
+        snp_index=np.concatenate(kept),
+        means=np.concatenate(means),
+        sds=np.concatenate(sds),
+        scale=scale,
+        scaling=scaling,
+        n_all_missing=n_missing,
+        n_monomorphic=n_mono,
+        n_low_maf=n_maf,
+        chrom_parts=chrom_parts,
+    )
+
+
+def leave_one_chromosome_out(kin: Kinship, chrom: str) -> np.ndarray:
+    """Kinship from every chromosome but ``chrom``, with the same normalization rule.
+
+    K_-c = (Σ_{d≠c} Z_d Z_dᵀ) / (p_-c · scale_-c), scale_-c its own mean diagonal.
+    """
+    if kin.chrom_parts is None:
+        raise ValueError("kinship was computed without per-chromosome parts")
+    total = np.zeros_like(kin.matrix)
+    n_snps = 0
+    for c, (part, n) in kin.chrom_parts.items():
+        if c != chrom:
+            total += part
+            n_snps += n
+    if n_snps == 0:
+        raise ValueError(f"no SNP outside chromosome {chrom}: LOCO needs at least two chromosomes")
+    total /= n_snps
+    total /= np.mean(np.diag(total))
+    return total

@@ -1,0 +1,207 @@
+"""The null linear mixed model, fitted by a grid-and-Brent search over log δ.
+
+Model: y = Cα + u + ε, u ~ N(0, σg² K), ε ~ N(0, σe² I), so y ~ N(Cα, σg² (K + δI)) with
+δ = σe²/σg². With K = U diag(S) Uᵀ, y* = Uᵀy, C* = UᵀC and d = 1/(S + δ), for fixed δ
+
+    α̂(δ) = (C*ᵀ D C*)⁻¹ C*ᵀ D y*,     RSS(δ) = Σ_i d_i (y*_i − C*_i α̂)²,
+
+and σg² is profiled out:
+
+    ML:   σ̂g² = RSS/n,
+          log L(δ) = −½ [n log(2π σ̂g²) + Σ log(S_i + δ) + n]
+    REML: σ̂g² = RSS/(n − c),
+          log L_R(δ) = −½ [(n − c) log(2π σ̂g²) + Σ log(S_i + δ)
+                           + log|C*ᵀ D C*| − log|CᵀC| + (n − c)]
+
+The REML form is the exact log density of the n − c error contrasts Aᵀy, A an orthonormal basis
+of the null space of Cᵀ (Harville 1974); it includes −log|CᵀC| so that it does not depend on how
+C is parameterized. The negative log-likelihood is evaluated on a grid of log δ (default 101
+points over [−5, 5]); every interior local minimum is refined with Brent's method and the best
+is kept. h² = σg²/(σg² + σe²) = 1/(1 + δ); its standard error is the delta method applied to the
+observed information of the profiled likelihood in log δ.
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import linalg, optimize
+
+from lmmlasso_cli.errors import ConvergenceWarning, InputError
+
+BRENT_XTOL = 1e-10
+HESSIAN_STEP = 1e-3  # finite-difference step in log δ for the observed information
+EIGVAL_CLIP = 0.0  # eigenvalues of K below this (rounding noise of a PSD matrix) are set to it
+
+
+@dataclass(frozen=True)
+class KinshipEigen:
+    """K = eigvecs @ diag(eigvals) @ eigvecs.T, eigenvalues ascending and clipped at 0."""
+
+    eigvals: np.ndarray  # (n_samples,)
+    eigvecs: np.ndarray  # (n_samples, n_samples)
+    n_clipped: int  # eigenvalues that were slightly negative and set to 0
+
+    @property
+    def n_samples(self) -> int:
+        return len(self.eigvals)
+
+
+def eigendecompose(kinship: np.ndarray) -> KinshipEigen:
+    """Symmetric eigendecomposition (LAPACK syevd) of a kinship matrix."""
+    eigvals, eigvecs = linalg.eigh(kinship, driver="evd", check_finite=False)
+    neg = eigvals < EIGVAL_CLIP
+    if np.any(eigvals < -1e-6 * max(1.0, eigvals[-1])):
+        raise InputError(
+            f"the kinship matrix is not positive semi-definite (smallest eigenvalue "
+            f"{eigvals[0]:.3g}); rebuild it with `lmmlasso kinship`"
+        )
+    eigvals = np.where(neg, EIGVAL_CLIP, eigvals)
+    return KinshipEigen(eigvals=eigvals, eigvecs=eigvecs, n_clipped=int(neg.sum()))
+
+
+@dataclass(frozen=True)
+class NullModel:
+    """Fitted null LMM for one phenotype (see the module docstring for the likelihoods)."""
+
+    method: str  # "ML" or "REML"
+    log_delta: float  # log(σe²/σg²)
+    delta: float
+    sigma2_g: float
+    sigma2_e: float
+    h2: float  # σg² / (σg² + σe²)
+    h2_se: float  # NaN when the optimum is on the grid boundary
+    loglik: float  # at the optimum (ML or restricted)
+    coefs: np.ndarray  # (n_covariates,) α̂ (GLS)
+    coefs_se: np.ndarray  # (n_covariates,) standard errors of α̂
+    n_samples: int
+    n_covariates: int
+    at_boundary: bool
+    grid_log_delta: np.ndarray  # (n_grid + 1,)
+    grid_nll: np.ndarray  # (n_grid + 1,) negative log-likelihood on the grid
+
+
+class _Profile:
+    """Profiled likelihood of one phenotype in log δ, with rotated data cached."""
+
+    def __init__(self, y: np.ndarray, eig: KinshipEigen, covariates: np.ndarray, reml: bool):
+        self.S = eig.eigvals
+        self.uy = eig.eigvecs.T @ y
+        self.uc = eig.eigvecs.T @ covariates
+        self.n, self.c = covariates.shape
+        self.reml = reml
+        if self.c:
+            sign, logdet = np.linalg.slogdet(covariates.T @ covariates)
+            if sign <= 0 or np.linalg.matrix_rank(covariates) < self.c:
+                raise InputError(
+                    "the covariates are linearly dependent (singular CᵀC), e.g. a constant "
+                    "covariate besides the intercept or two identical columns; drop one with "
+                    "--covar-name"
+                )
+            self.logdet_ctc = logdet
+        else:
+            self.logdet_ctc = 0.0
+
+    def solve(self, log_delta: float):
+        """Return (alpha, RSS, log|C*ᵀDC*|, C*ᵀDC*) at this log δ."""
+        d = 1.0 / (self.S + np.exp(log_delta))
+        if self.c == 0:
+            return np.zeros(0), float(np.sum(d * self.uy**2)), 0.0, np.zeros((0, 0))
+        cd = self.uc * d[:, None]
+        a = cd.T @ self.uc
+        alpha = np.linalg.solve(a, cd.T @ self.uy)
+        resid = self.uy - self.uc @ alpha
+        return alpha, float(np.sum(d * resid**2)), float(np.linalg.slogdet(a)[1]), a
+
+    def nll(self, log_delta: float) -> float:
+        _, rss, logdet_a, _ = self.solve(log_delta)
+        logdet_h = float(np.sum(np.log(self.S + np.exp(log_delta))))
+        if self.reml:
+            m = self.n - self.c
+            return 0.5 * (
+                m * np.log(2 * np.pi * rss / m) + logdet_h + logdet_a - self.logdet_ctc + m
+            )
+        return 0.5 * (self.n * np.log(2 * np.pi * rss / self.n) + logdet_h + self.n)
+
+    def sigma2_g(self, rss: float) -> float:
+        return rss / (self.n - self.c) if self.reml else rss / self.n
+
+
+def _local_minima(nll: np.ndarray) -> list[int]:
+    return [i for i in range(1, len(nll) - 1) if nll[i] <= nll[i - 1] and nll[i] < nll[i + 1]]
+
+
+def fit_null_model(
+    y: np.ndarray,
+    eig: KinshipEigen,
+    covariates: np.ndarray | None = None,
+    reml: bool = False,
+    n_grid: int = 100,
+    log_delta_range: tuple[float, float] = (-5.0, 5.0),
+) -> NullModel:
+    """Fit the null LMM by ML (default, as in LMM-Lasso) or REML.
+
+    ``covariates`` is the full (n, c) fixed-effect design, intercept included if wanted
+    (c may be 0). ``y`` must be complete and aligned with ``eig``. Warns with a
+    `ConvergenceWarning` when the optimum lies on the boundary of the log δ grid.
+    """
+    y = np.asarray(y, dtype=np.float64)
+    n = len(y)
+    C = np.zeros((n, 0)) if covariates is None else np.asarray(covariates, dtype=np.float64)
+    if n != eig.n_samples or C.shape[0] != n:
+        raise ValueError("y, covariates and the eigendecomposition must have the same samples")
+    if n <= C.shape[1] + 1:
+        raise InputError(f"{n} individuals cannot fit {C.shape[1]} covariates and a variance")
+    prof = _Profile(y, eig, C, reml)
+    lo, hi = log_delta_range
+    grid = np.linspace(lo, hi, n_grid + 1)
+    grid_nll = np.array([prof.nll(g) for g in grid])
+    best_x, best_f = float(grid[np.argmin(grid_nll)]), float(np.min(grid_nll))
+    for i in _local_minima(grid_nll):
+        res = optimize.minimize_scalar(
+            prof.nll,
+            bracket=(grid[i - 1], grid[i], grid[i + 1]),
+            method="brent",
+            options={"xtol": BRENT_XTOL},
+        )
+        if res.fun < best_f and lo <= res.x <= hi:
+            best_x, best_f = float(res.x), float(res.fun)
+    at_boundary = best_x in (grid[0], grid[-1])
+    if at_boundary:
+        side = "h² ≈ 1 (δ tiny)" if best_x == grid[0] else "h² ≈ 0 (δ huge)"
+        warnings.warn(
+            f"the null-model optimum lies on the boundary log δ = {best_x:g} of the grid "
+            f"[{lo:g}, {hi:g}]: {side}; widen it with --log-delta-range",
+            ConvergenceWarning,
+            stacklevel=2,
+        )
+    alpha, rss, _, a = prof.solve(best_x)
+    delta = float(np.exp(best_x))
+    sigma2_g = prof.sigma2_g(rss)
+    h2 = 1.0 / (1.0 + delta)
+    h2_se = np.nan
+    if not at_boundary:
+        h = HESSIAN_STEP
+        curv = (prof.nll(best_x + h) - 2 * best_f + prof.nll(best_x - h)) / h**2
+        if curv > 0:
+            h2_se = float(h2 * (1 - h2) / np.sqrt(curv))
+    coefs_se = np.sqrt(np.diag(np.linalg.inv(a)) * sigma2_g) if C.shape[1] else np.zeros(0)
+    return NullModel(
+        method="REML" if reml else "ML",
+        log_delta=best_x,
+        delta=delta,
+        sigma2_g=sigma2_g,
+        sigma2_e=delta * sigma2_g,
+        h2=h2,
+        h2_se=h2_se,
+        loglik=-best_f,
+        coefs=alpha,
+        coefs_se=coefs_se,
+        n_samples=n,
+        n_covariates=C.shape[1],
+        at_boundary=bool(at_boundary),
+        grid_log_delta=grid,
+        grid_nll=grid_nll,
+    )
