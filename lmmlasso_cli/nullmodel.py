@@ -33,6 +33,7 @@ from lmmlasso_cli.errors import ConvergenceWarning, InputError
 
 BRENT_XTOL = 1e-10
 HESSIAN_STEP = 1e-3  # finite-difference step in log δ for the observed information
+EIGVAL_NULL = 1e-10  # relative size below which an eigenvalue of K counts as zero
 EIGVAL_CLIP = 0.0  # eigenvalues of K below this (rounding noise of a PSD matrix) are set to it
 
 
@@ -171,9 +172,16 @@ def fit_null_model(
     at_boundary = best_x in (grid[0], grid[-1])
     if at_boundary:
         side = "h² ≈ 1 (δ tiny)" if best_x == grid[0] else "h² ≈ 0 (δ huge)"
+        why = ""
+        if best_x == grid[0] and not reml and np.any(eig.eigvals <= EIGVAL_NULL * eig.eigvals[-1]):
+            why = (
+                " (K is singular, e.g. sample-centred, and the ML likelihood grows without "
+                "bound as δ → 0 along its null space when the covariates fit that direction; "
+                "--reml is not affected)"
+            )
         warnings.warn(
             f"the null-model optimum lies on the boundary log δ = {best_x:g} of the grid "
-            f"[{lo:g}, {hi:g}]: {side}; widen it with --log-delta-range",
+            f"[{lo:g}, {hi:g}]: {side}{why}; widen it with --log-delta-range or use --reml",
             ConvergenceWarning,
             stacklevel=2,
         )

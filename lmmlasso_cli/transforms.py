@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import special, stats
+from scipy import special
 
 from lmmlasso_cli.errors import InputError
 
@@ -69,6 +69,8 @@ def fit_transform(y: np.ndarray, kind: str, name: str = "phenotype") -> PhenoTra
                 f"phenotype {name}: Box-Cox needs positive values (min {y.min():.4g}); "
                 f"use --transform rint or shift the phenotype"
             )
+        from scipy import stats  # heavy import, only for Box-Cox
+
         y, lam = stats.boxcox(y)
     return PhenoTransform(kind, mean=float(y.mean()), sd=float(y.std()), boxcox_lambda=float(lam))
 

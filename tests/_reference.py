@@ -43,13 +43,15 @@ def brute_force_ml(y, C, K, start):
         return -dense_loglik(y, C, K, np.exp(theta[0]), np.exp(theta[1]), theta[2:])
 
     res = optimize.minimize(nll, start, method="BFGS", options={"gtol": 1e-8})
-    return optimize.minimize(nll, res.x, method="Nelder-Mead",
-                             options={"xatol": 1e-9, "fatol": 1e-11, "maxfev": 4000})
+    return optimize.minimize(
+        nll, res.x, method="Nelder-Mead", options={"xatol": 1e-9, "fatol": 1e-11, "maxfev": 4000}
+    )
 
 
 def brute_force_reml(y, C, K, start):
     def nll(theta):
         return -dense_reml_loglik(y, C, K, np.exp(theta[0]), np.exp(theta[1]))
 
-    return optimize.minimize(nll, start, method="Nelder-Mead",
-                             options={"xatol": 1e-10, "fatol": 1e-12, "maxiter": 20000})
+    return optimize.minimize(
+        nll, start, method="Nelder-Mead", options={"xatol": 1e-10, "fatol": 1e-12, "maxiter": 20000}
+    )

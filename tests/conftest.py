@@ -16,12 +16,18 @@ def write_plink(prefix, G, fid=None, iid=None, chrom=None, snp=None, bp=None):
     iid = iid if iid is not None else [f"I{i}" for i in range(n)]
     chrom = chrom if chrom is not None else [str(1 + j * 2 // p) for j in range(p)]
     props = {
-        "fid": fid, "iid": iid, "father": ["0"] * n, "mother": ["0"] * n, "sex": [1] * n,
-        "pheno": [-9] * n, "chromosome": chrom,
+        "fid": fid,
+        "iid": iid,
+        "father": ["0"] * n,
+        "mother": ["0"] * n,
+        "sex": [1] * n,
+        "pheno": [-9] * n,
+        "chromosome": chrom,
         "sid": snp if snp is not None else [f"rs{j}" for j in range(p)],
         "cm_position": [0.0] * p,
         "bp_position": bp if bp is not None else [1000 * (j + 1) for j in range(p)],
-        "allele_1": ["A"] * p, "allele_2": ["G"] * p,
+        "allele_1": ["A"] * p,
+        "allele_2": ["G"] * p,
     }
     to_bed(str(prefix) + ".bed", np.asarray(G, dtype=np.float32), properties=props)
 
@@ -63,12 +69,22 @@ def tiny(tmp_path_factory):
     q[np.isnan(q)] = 0.3
     q_na = q.copy()
     q_na[::7] = np.nan
-    write_table(folder / "tiny.pheno", fid, iid,
-                {"q": q, "q_na": q_na, "const": np.ones(n)})
-    write_table(folder / "tiny.covar", fid, iid,
-                {"age": rng.uniform(20, 70, n).round(1), "sex": rng.integers(1, 3, n)})
-    return {"dir": folder, "prefix": str(prefix), "G": G, "fid": fid, "iid": iid,
-            "pheno": str(folder / "tiny.pheno"), "covar": str(folder / "tiny.covar")}
+    write_table(folder / "tiny.pheno", fid, iid, {"q": q, "q_na": q_na, "const": np.ones(n)})
+    write_table(
+        folder / "tiny.covar",
+        fid,
+        iid,
+        {"age": rng.uniform(20, 70, n).round(1), "sex": rng.integers(1, 3, n)},
+    )
+    return {
+        "dir": folder,
+        "prefix": str(prefix),
+        "G": G,
+        "fid": fid,
+        "iid": iid,
+        "pheno": str(folder / "tiny.pheno"),
+        "covar": str(folder / "tiny.covar"),
+    }
 
 
 @pytest.fixture(scope="session")

@@ -41,8 +41,19 @@ def kin(tiny, tmp_path_factory):
 
 
 def null_args(tiny, kin, tmp_path, *extra, bfile=None):
-    return ["fit-null", "--bfile", bfile or tiny["prefix"], "--kinship", kin,
-            "--pheno", tiny["pheno"], "--out", str(tmp_path / "o"), "--quiet", *extra]
+    return [
+        "fit-null",
+        "--bfile",
+        bfile or tiny["prefix"],
+        "--kinship",
+        kin,
+        "--pheno",
+        tiny["pheno"],
+        "--out",
+        str(tmp_path / "o"),
+        "--quiet",
+        *extra,
+    ]
 
 
 def test_missing_bed(copy, tmp_path):
@@ -92,18 +103,41 @@ def test_duplicate_individuals(copy, tmp_path):
 
 def test_pheno_ids_without_overlap(tiny, kin, tmp_path):
     path = tmp_path / "other.pheno"
-    write_table(path, [f"X{i}" for i in range(10)], [f"Y{i}" for i in range(10)],
-                {"q": np.arange(10.0)})
-    r = run(["fit-null", "--bfile", tiny["prefix"], "--kinship", kin, "--pheno", str(path),
-             "--out", str(tmp_path / "o")])
+    write_table(
+        path, [f"X{i}" for i in range(10)], [f"Y{i}" for i in range(10)], {"q": np.arange(10.0)}
+    )
+    r = run(
+        [
+            "fit-null",
+            "--bfile",
+            tiny["prefix"],
+            "--kinship",
+            kin,
+            "--pheno",
+            str(path),
+            "--out",
+            str(tmp_path / "o"),
+        ]
+    )
     assert_one_line_error(r, r"other\.pheno: none of its 10 \(FID, IID\) pairs matches tiny\.fam")
 
 
 def test_all_missing_phenotype(tiny, kin, tmp_path):
     path = tmp_path / "na.pheno"
     write_table(path, tiny["fid"], tiny["iid"], {"q": [np.nan] * 60})
-    r = run(["fit-null", "--bfile", tiny["prefix"], "--kinship", kin, "--pheno", str(path),
-             "--out", str(tmp_path / "o")])
+    r = run(
+        [
+            "fit-null",
+            "--bfile",
+            tiny["prefix"],
+            "--kinship",
+            kin,
+            "--pheno",
+            str(path),
+            "--out",
+            str(tmp_path / "o"),
+        ]
+    )
     assert_one_line_error(r, r"na\.pheno: phenotype q is missing for every analysed individual")
 
 
@@ -117,8 +151,19 @@ def test_non_numeric_phenotype(tiny, kin, tmp_path):
     values = [str(float(i)) for i in range(60)]
     values[4] = "tall"
     write_table(path, tiny["fid"], tiny["iid"], {"q": values})
-    r = run(["fit-null", "--bfile", tiny["prefix"], "--kinship", kin, "--pheno", str(path),
-             "--out", str(tmp_path / "o")])
+    r = run(
+        [
+            "fit-null",
+            "--bfile",
+            tiny["prefix"],
+            "--kinship",
+            kin,
+            "--pheno",
+            str(path),
+            "--out",
+            str(tmp_path / "o"),
+        ]
+    )
     assert_one_line_error(r, r"bad\.pheno: line 6, column q: non-numeric value 'tall'")
 
 
@@ -127,8 +172,11 @@ def test_singular_covariates(tiny, kin, tmp_path):
     age = np.linspace(20, 60, 60)
     write_table(path, tiny["fid"], tiny["iid"], {"age": age, "age_months": age * 12})
     r = run(null_args(tiny, kin, tmp_path, "--covar", str(path)))
-    assert_one_line_error(r, r"sing\.covar: the covariates with the intercept are linearly "
-                             r"dependent; drop the redundant ones with --covar-name")
+    assert_one_line_error(
+        r,
+        r"sing\.covar: the covariates with the intercept are linearly "
+        r"dependent; drop the redundant ones with --covar-name",
+    )
 
 
 def test_constant_covariate_named(tiny, kin, tmp_path):
@@ -142,11 +190,18 @@ def test_kinship_not_covering_individuals(tiny, tmp_path):
     keep = tmp_path / "keep.txt"
     keep.write_text("".join(f"F{i} I{i}\n" for i in range(40)))
     out = str(tmp_path / "k40")
-    assert run(["kinship", "--bfile", tiny["prefix"], "--keep", str(keep), "--out", out,
-                "--quiet"]).exit_code == 0
+    assert (
+        run(
+            ["kinship", "--bfile", tiny["prefix"], "--keep", str(keep), "--out", out, "--quiet"]
+        ).exit_code
+        == 0
+    )
     r = run(null_args(tiny, out + ".kinship.npz", tmp_path))
-    assert_one_line_error(r, r"k40\.kinship\.npz: 20 of the 60 analysed individuals are not in "
-                             r"it \(e\.g\. FID F40 IID I40\)")
+    assert_one_line_error(
+        r,
+        r"k40\.kinship\.npz: 20 of the 60 analysed individuals are not in "
+        r"it \(e\.g\. FID F40 IID I40\)",
+    )
 
 
 def test_unknown_pheno_name(tiny, kin, tmp_path):

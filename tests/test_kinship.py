@@ -60,8 +60,20 @@ def test_loco_equals_direct_recomputation(tiny):
 
 def test_cli_kinship_writes_npz_and_gcta(tiny, tmp_path):
     out = str(tmp_path / "k")
-    result = CliRunner().invoke(main, ["kinship", "--bfile", tiny["prefix"], "--out", out,
-                                       "--grm", "--block-size", "50", "--quiet"])
+    result = CliRunner().invoke(
+        main,
+        [
+            "kinship",
+            "--bfile",
+            tiny["prefix"],
+            "--out",
+            out,
+            "--grm",
+            "--block-size",
+            "50",
+            "--quiet",
+        ],
+    )
     assert result.exit_code == 0, result.output
     kin = load_kinship(out + ".kinship.npz")
     G = tiny["G"]

@@ -42,8 +42,9 @@ def test_ml_loglik_equals_dense_logpdf(problem):
     Vi_C = np.linalg.solve(V, C)
     gls = np.linalg.solve(C.T @ Vi_C, Vi_C.T @ y)
     np.testing.assert_allclose(null.coefs, gls, atol=1e-8)
-    np.testing.assert_allclose(null.coefs_se, np.sqrt(np.diag(np.linalg.inv(C.T @ Vi_C))),
-                               rtol=1e-6)
+    np.testing.assert_allclose(
+        null.coefs_se, np.sqrt(np.diag(np.linalg.inv(C.T @ Vi_C))), rtol=1e-6
+    )
 
 
 def test_ml_estimate_equals_brute_force(problem):
@@ -80,6 +81,7 @@ def test_reml_variance_uses_n_minus_c(problem):
     assert reml.sigma2_g == pytest.approx(ml.sigma2_g * n / (n - c), rel=1e-9)
 
 
+@pytest.mark.filterwarnings("ignore::lmmlasso_cli.errors.ConvergenceWarning")
 def test_no_covariates_matches_original_lmm_lasso_formula(problem):
     y, _, K = problem
     eig = eigendecompose(K)

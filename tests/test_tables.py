@@ -48,8 +48,13 @@ def test_ragged_line_rejected(tmp_path):
 def test_alignment_follows_fam_order_and_counts_drops():
     fam_fid = np.array(["a", "b", "c", "d"])
     fam_iid = np.array(["1", "2", "3", "4"])
-    pheno = SampleSource("p", np.array(["d", "b", "a"]), np.array(["4", "2", "1"]),
-                         complete=np.array([True, True, False]), why_incomplete="missing q")
+    pheno = SampleSource(
+        "p",
+        np.array(["d", "b", "a"]),
+        np.array(["4", "2", "1"]),
+        complete=np.array([True, True, False]),
+        why_incomplete="missing q",
+    )
     remove = SampleSource("--remove r", np.array(["d"]), np.array(["4"]))
     al = align_samples(fam_fid, fam_iid, [pheno], remove=remove)
     assert list(al.iid) == ["2"]
@@ -65,7 +70,8 @@ def test_gemma_style_fam_with_extra_columns(tmp_path):
     lines = open(tmp_path / "g.fam").read().splitlines()
     extra = ["1.5 NA 3", "2.5 4 NA", "NA 5 1", "0.5 6 2", "1 7 -9"]
     open(tmp_path / "g.fam", "w").write(
-        "\n".join(" ".join(ln.split()[:5] + [e]) for ln, e in zip(lines, extra, strict=True)))
+        "\n".join(" ".join(ln.split()[:5] + [e]) for ln, e in zip(lines, extra, strict=True))
+    )
     plink = read_plink(str(tmp_path / "g"))
     assert plink.fam_phenotypes.shape == (5, 3)
     assert np.isnan(plink.fam_phenotypes[4, 2]) and plink.fam_phenotypes[3, 1] == 6
@@ -76,9 +82,25 @@ def test_fit_null_shares_eigendecompositions(tiny, tmp_path):
     runner = CliRunner()
     r = runner.invoke(main, ["kinship", "--bfile", tiny["prefix"], "--out", out, "--quiet"])
     assert r.exit_code == 0
-    r = runner.invoke(main, ["fit-null", "--bfile", tiny["prefix"], "--kinship",
-                             out + ".kinship.npz", "--pheno", tiny["pheno"], "--pheno-name",
-                             "q,q_na", "--covar", tiny["covar"], "--out", out, "--quiet"])
+    r = runner.invoke(
+        main,
+        [
+            "fit-null",
+            "--bfile",
+            tiny["prefix"],
+            "--kinship",
+            out + ".kinship.npz",
+            "--pheno",
+            tiny["pheno"],
+            "--pheno-name",
+            "q,q_na",
+            "--covar",
+            tiny["covar"],
+            "--out",
+            out,
+            "--quiet",
+        ],
+    )
     assert r.exit_code == 0, r.output
     import pandas as pd
 

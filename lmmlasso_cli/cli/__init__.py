@@ -3,7 +3,7 @@
 import click
 
 from lmmlasso_cli import __version__
-from lmmlasso_cli.cli import fit_null, kinship
+from lmmlasso_cli.cli import fit, fit_null, kinship
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
@@ -17,3 +17,4 @@ def main():
 
 main.add_command(kinship.kinship)
 main.add_command(fit_null.fit_null)
+main.add_command(fit.fit)

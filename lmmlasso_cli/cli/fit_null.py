@@ -5,7 +5,6 @@ import click
 from lmmlasso_cli.cli.common import (
     bfile_option,
     covar_options,
-    data_options_from,
     kinship_option,
     pheno_options,
     run_command,
@@ -26,10 +25,21 @@ def log_delta_range(ctx, param, value):
 
 null_search_options = [
     click.option("--reml", is_flag=True, help="REML instead of ML (ML is the LMM-Lasso default)."),
-    click.option("--n-grid", type=click.IntRange(2), default=100, show_default=True,
-                 help="Number of grid intervals over the log δ range (then Brent refinement)."),
-    click.option("--log-delta-range", default="-5,5", show_default=True, metavar="LO,HI",
-                 callback=log_delta_range, help="Search range of log δ = log(σe²/σg²)."),
+    click.option(
+        "--n-grid",
+        type=click.IntRange(2),
+        default=100,
+        show_default=True,
+        help="Number of grid intervals over the log δ range (then Brent refinement).",
+    ),
+    click.option(
+        "--log-delta-range",
+        default="-5,5",
+        show_default=True,
+        metavar="LO,HI",
+        callback=log_delta_range,
+        help="Search range of log δ = log(σe²/σg²).",
+    ),
 ]
 
 

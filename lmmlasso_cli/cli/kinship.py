@@ -17,11 +17,17 @@ from lmmlasso_cli.cli.common import (
 @bfile_option
 @sample_options
 @snp_options
-@click.option("--scaling", type=click.Choice(["empirical", "hwe"]), default="empirical",
-              show_default=True,
-              help="Per-SNP sd: empirical (each SNP sd 1 exactly) or hwe = sqrt(2f(1-f)) as "
-                   "in PLINK --make-rel and GCTA.")
-@click.option("--grm", is_flag=True, help="Also write GCTA binary PREFIX.grm.bin/.grm.N.bin/.grm.id.")
+@click.option(
+    "--scaling",
+    type=click.Choice(["empirical", "hwe"]),
+    default="empirical",
+    show_default=True,
+    help="Per-SNP sd: empirical (each SNP sd 1 exactly) or hwe = sqrt(2f(1-f)) as "
+    "in PLINK --make-rel and GCTA.",
+)
+@click.option(
+    "--grm", is_flag=True, help="Also write GCTA binary PREFIX.grm.bin/.grm.N.bin/.grm.id."
+)
 @run_options
 @run_command
 def kinship(log, **kw):
@@ -50,8 +56,11 @@ def kinship(log, **kw):
     with progress_bar(len(data.snp_index), "kinship", kw["quiet"], unit="SNP") as bar:
         try:
             kin = compute_kinship(
-                reader.blocks(data.snp_index, kw["block_size"]), samples.n_samples,
-                maf_min=kw["maf"], scaling=kw["scaling"], progress=bar.update,
+                reader.blocks(data.snp_index, kw["block_size"]),
+                samples.n_samples,
+                maf_min=kw["maf"],
+                scaling=kw["scaling"],
+                progress=bar.update,
             )
         except ValueError as exc:
             from lmmlasso_cli.errors import InputError
@@ -62,16 +71,39 @@ def kinship(log, **kw):
         f"SNPs: {kin.n_snps} used; dropped {kin.n_monomorphic} monomorphic, "
         f"{kin.n_all_missing} all-missing, {kin.n_low_maf} with MAF < {kw['maf']}"
     )
-    params = {k: kw[k] for k in ("bfile", "maf", "scaling", "block_size", "chromosomes",
-                                 "extract", "exclude", "keep", "remove")}
+    params = {
+        k: kw[k]
+        for k in (
+            "bfile",
+            "maf",
+            "scaling",
+            "block_size",
+            "chromosomes",
+            "extract",
+            "exclude",
+            "keep",
+            "remove",
+        )
+    }
     out = kw["out"] + ".kinship.npz"
-    save_kinship(out, kin, samples.fid, samples.iid, plink.snp[used], plink.a1[used],
-                 provenance("kinship", params))
-    log.info(f"wrote {out}: {samples.n_samples} x {samples.n_samples}, scaling {kin.scaling}, "
-             f"normalized by mean diagonal {kin.scale:.6f}")
+    save_kinship(
+        out,
+        kin,
+        samples.fid,
+        samples.iid,
+        plink.snp[used],
+        plink.a1[used],
+        provenance("kinship", params),
+    )
+    log.info(
+        f"wrote {out}: {samples.n_samples} x {samples.n_samples}, scaling {kin.scaling}, "
+        f"normalized by mean diagonal {kin.scale:.6f}"
+    )
     if kw["grm"]:
         write_gcta_grm(kw["out"], kin.matrix, samples.fid, samples.iid, kin.n_snps)
         log.info(f"wrote {kw['out']}.grm.bin/.grm.N.bin/.grm.id (GCTA, float32)")
     off = kin.matrix[np.triu_indices(samples.n_samples, 1)]
-    log.info(f"summary: mean diagonal {np.mean(np.diag(kin.matrix)):.4f}, off-diagonal mean "
-             f"{off.mean():.4f}, sd {off.std():.4f}, max {off.max():.4f}")
+    log.info(
+        f"summary: mean diagonal {np.mean(np.diag(kin.matrix)):.4f}, off-diagonal mean "
+        f"{off.mean():.4f}, sd {off.std():.4f}, max {off.max():.4f}"
+    )

@@ -48,10 +48,10 @@ def load_inputs(log, kw: dict):
     return data, kin
 
 
-def iter_phenotypes(log, kw: dict, data, kin, fit_models: bool = True):
+def iter_phenotypes(log, kw: dict, data, kin, fit_models: bool = True, need_eig: bool = True):
     """Yield a `PhenotypeFit` per phenotype, sharing eigendecompositions across phenotypes."""
     from lmmlasso_cli.io.dataset import phenotype_groups
-    from lmmlasso_cli.nullmodel import eigendecompose, fit_null_model
+    from lmmlasso_cli.nullmodel import eigendecompose
     from lmmlasso_cli.phenotypes import prepare_phenotype
 
     source = os.path.basename(data.pheno_source)
@@ -65,24 +65,29 @@ def iter_phenotypes(log, kw: dict, data, kin, fit_models: bool = True):
         rows = np.flatnonzero(mask)
         if len(rows) == 0:
             name = data.pheno_names[columns[0]]
-            raise InputError(f"{data.pheno_source}: phenotype {name} is missing for every "
-                             f"analysed individual")
+            raise InputError(
+                f"{data.pheno_source}: phenotype {name} is missing for every analysed individual"
+            )
         fid, iid = data.samples.fid[rows], data.samples.iid[rows]
         covariates = data.covariates[rows]
         eig = None
-        if kin is not None:
+        if kin is not None and need_eig:
             eig = eigendecompose(kin.submatrix(fid, iid))
-            log.info(f"eigendecomposition {g}: {len(rows)} individuals, phenotypes "
-                     f"{', '.join(data.pheno_names[c] for c in columns)}")
+            log.info(
+                f"eigendecomposition {g}: {len(rows)} individuals, phenotypes "
+                f"{', '.join(data.pheno_names[c] for c in columns)}"
+            )
         for c in columns:
             name = data.pheno_names[c]
-            pheno = prepare_phenotype(data.phenotypes[:, c], name, data.pheno_source,
-                                      kw["transform"])
+            pheno = prepare_phenotype(
+                data.phenotypes[:, c], name, data.pheno_source, kw["transform"]
+            )
             null = None
             if fit_models and eig is not None:
                 null = _fit_one(log, pheno, eig, covariates, kw)
-            yield PhenotypeFit(pheno, g, fid, iid, data.samples.fam_index[rows], covariates,
-                               eig, null)
+            yield PhenotypeFit(
+                pheno, g, fid, iid, data.samples.fam_index[rows], covariates, eig, null
+            )
 
 
 def _fit_one(log, pheno, eig, covariates, kw):
@@ -90,14 +95,21 @@ def _fit_one(log, pheno, eig, covariates, kw):
 
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", ConvergenceWarning)
-        null = fit_null_model(pheno.values, eig, covariates, reml=kw.get("reml", False),
-                              n_grid=kw.get("n_grid", 100),
-                              log_delta_range=kw.get("log_delta_range", (-5.0, 5.0)))
+        null = fit_null_model(
+            pheno.values,
+            eig,
+            covariates,
+            reml=kw.get("reml", False),
+            n_grid=kw.get("n_grid", 100),
+            log_delta_range=kw.get("log_delta_range", (-5.0, 5.0)),
+        )
     for w in caught:
         log.warning(f"{pheno.name}: {w.message}")
-    log.info(f"{pheno.name}: n={null.n_samples} {null.method} log δ={null.log_delta:.4f} "
-             f"h²={null.h2:.4f} (se {null.h2_se:.4f}) σg²={null.sigma2_g:.4g} "
-             f"σe²={null.sigma2_e:.4g} logL={null.loglik:.4f}")
+    log.info(
+        f"{pheno.name}: n={null.n_samples} {null.method} log δ={null.log_delta:.4f} "
+        f"h²={null.h2:.4f} (se {null.h2_se:.4f}) σg²={null.sigma2_g:.4g} "
+        f"σe²={null.sigma2_e:.4g} logL={null.loglik:.4f}"
+    )
     return null
 
 
@@ -113,7 +125,7 @@ def write_null_outputs(log, kw: dict, packed) -> None:
     from lmmlasso_cli.io.artifacts import provenance, write_tsv
     from lmmlasso_cli.io.null_file import save_null
 
-    (data, kin, fits), = packed
+    ((data, kin, fits),) = packed
     rows, groups, seen = [], [], {}
     table = []
     for fit in fits:
@@ -121,26 +133,60 @@ def write_null_outputs(log, kw: dict, packed) -> None:
         if fit.group not in seen:
             seen[fit.group] = len(groups)
             groups.append((fit.fid, fit.iid, fit.eig))
-        rows.append({"pheno": fit.pheno.name, "group": seen[fit.group],
-                     "log_delta": null.log_delta, "sigma2_g": null.sigma2_g,
-                     "sigma2_e": null.sigma2_e, "h2": null.h2, "method": null.method})
+        rows.append(
+            {
+                "pheno": fit.pheno.name,
+                "group": seen[fit.group],
+                "log_delta": null.log_delta,
+                "sigma2_g": null.sigma2_g,
+                "sigma2_e": null.sigma2_e,
+                "h2": null.h2,
+                "method": null.method,
+            }
+        )
         record = {
-            "PHENO": fit.pheno.name, "N": null.n_samples, "N_SNPS_KINSHIP": kin.n_snps,
-            "METHOD": null.method, "LOG_DELTA": null.log_delta, "DELTA": null.delta,
-            "SIGMA2_G": null.sigma2_g, "SIGMA2_E": null.sigma2_e, "H2": null.h2,
-            "H2_SE": null.h2_se, "LOGLIK": null.loglik, "BOUNDARY": int(null.at_boundary),
+            "PHENO": fit.pheno.name,
+            "N": null.n_samples,
+            "N_SNPS_KINSHIP": kin.n_snps,
+            "METHOD": null.method,
+            "LOG_DELTA": null.log_delta,
+            "DELTA": null.delta,
+            "SIGMA2_G": null.sigma2_g,
+            "SIGMA2_E": null.sigma2_e,
+            "H2": null.h2,
+            "H2_SE": null.h2_se,
+            "LOGLIK": null.loglik,
+            "BOUNDARY": int(null.at_boundary),
             "TRANSFORM": fit.pheno.transform.kind,
         }
         for name, coef, se in zip(data.covariate_names, null.coefs, null.coefs_se, strict=True):
             record[f"BETA_{name}"] = coef
             record[f"SE_{name}"] = se
         table.append(record)
-    params = {k: kw.get(k) for k in ("bfile", "kinship", "pheno", "pheno_names", "mpheno",
-                                     "covar", "covar_names", "no_intercept", "transform", "reml",
-                                     "n_grid", "log_delta_range", "keep", "remove")}
+    params = {
+        k: kw.get(k)
+        for k in (
+            "bfile",
+            "kinship",
+            "pheno",
+            "pheno_names",
+            "mpheno",
+            "covar",
+            "covar_names",
+            "no_intercept",
+            "transform",
+            "reml",
+            "n_grid",
+            "log_delta_range",
+            "keep",
+            "remove",
+        )
+    }
     meta = provenance("fit-null", params)
     meta["covariate_names"] = data.covariate_names
     write_tsv(kw["out"] + ".null.tsv", pd.DataFrame(table))
     save_null(kw["out"] + ".null.npz", meta, groups, rows)
-    log.info(f"wrote {kw['out']}.null.tsv and {kw['out']}.null.npz "
-             f"({len(fits)} phenotype(s), {len(groups)} eigendecomposition(s))")
+    log.info(
+        f"wrote {kw['out']}.null.tsv and {kw['out']}.null.npz "
+        f"({len(fits)} phenotype(s), {len(groups)} eigendecomposition(s))"
+    )

@@ -125,8 +125,9 @@ def load_dataset(opts: DataOptions) -> Dataset:
         else:
             pheno_names, pheno_values = select_columns(pheno_table, None, [1], "pheno")
         if opts.pheno:
-            sources.append(SampleSource(os.path.basename(opts.pheno), pheno_table.fid,
-                                        pheno_table.iid))
+            sources.append(
+                SampleSource(os.path.basename(opts.pheno), pheno_table.fid, pheno_table.iid)
+            )
     cov_names: list[str] = []
     cov_values = None
     if opts.covar:
@@ -183,8 +184,11 @@ def _design(samples, cov_values, cov_names, opts: DataOptions):
         return np.zeros((samples.n_samples, 0)), []
     design = np.column_stack(columns)
     if np.linalg.matrix_rank(design) < design.shape[1]:
-        const = [label for label, col in zip(labels, design.T, strict=True)
-                 if label != "intercept" and np.ptp(col) == 0]
+        const = [
+            label
+            for label, col in zip(labels, design.T, strict=True)
+            if label != "intercept" and np.ptp(col) == 0
+        ]
         hint = f" (constant: {', '.join(const)})" if const else ""
         where = opts.covar or "the covariates"
         raise InputError(
@@ -222,6 +226,20 @@ class StandardizedGenotypes:
     n_low_maf: int
 
 
+def standardized_blocks(
+    reader: GenotypeReader, snp_index, means, sds, block_size: int, flipped=None
+):
+    """Yield standardized blocks (n_samples, block) with the given means and sds, in order."""
+    for start in range(0, len(snp_index), block_size):
+        stop = start + block_size
+        part = np.asarray(snp_index[start:stop])
+        counts = reader.read(part)
+        if flipped is not None:
+            flip = flipped[start:stop]
+            counts[:, flip] = 2.0 - counts[:, flip]
+        yield standardize(counts, means[start:stop], sds[start:stop])
+
+
 def read_standardized(
     reader: GenotypeReader,
     snp_index: np.ndarray,
@@ -230,11 +248,13 @@ def read_standardized(
     progress: Callable[[int], None] | None = None,
     means: np.ndarray | None = None,
     sds: np.ndarray | None = None,
+    flipped: np.ndarray | None = None,
 ) -> StandardizedGenotypes:
     """Read SNP blocks, drop unusable SNPs and standardize into one preallocated array.
 
     With ``means``/``sds`` given (one per SNP of ``snp_index``), those are used and no SNP is
-    dropped: this is how new individuals are put on the training scale.
+    dropped: this is how new individuals are put on the training scale. ``flipped`` marks SNPs
+    whose .bim counts the other allele; their counts become 2 − count.
     """
     n = reader.n_samples
     out = np.empty((n, len(snp_index)), order="F")
@@ -244,6 +264,9 @@ def read_standardized(
     for start in range(0, len(snp_index), block_size):
         part = np.asarray(snp_index[start : start + block_size])
         counts = reader.read(part)
+        if flipped is not None:
+            flip = flipped[start : start + len(part)]
+            counts[:, flip] = 2.0 - counts[:, flip]
         if means is None:
             stats = snp_stats(counts)
             flt = filter_snps(stats, maf_min)

@@ -201,6 +201,38 @@ class GenotypeReader:
         self._bed.__exit__(None, None, None)
 
 
+def match_snps(
+    plink: PlinkSet, snp: np.ndarray, a1: np.ndarray, a2: np.ndarray | None, what: str
+) -> tuple[np.ndarray, np.ndarray]:
+    """Find model SNPs in ``plink`` by ID; return (positions, flipped).
+
+    ``flipped[j]`` is True where the .bim counts the other allele (A1/A2 swapped), so the
+    caller must use 2 − count. A SNP that is absent, or whose alleles do not match, is an error.
+    """
+    lookup = {s: i for i, s in enumerate(plink.snp)}
+    pos = np.array([lookup.get(s, -1) for s in snp], dtype=np.int64)
+    absent = np.flatnonzero(pos < 0)
+    if len(absent):
+        raise InputError(
+            f"{plink.prefix}.bim: {len(absent)} of the {len(snp)} SNPs of {what} are missing "
+            f"(e.g. {snp[absent[0]]}); genotype them or impute them first"
+        )
+    same = plink.a1[pos] == a1
+    flipped = ~same & (plink.a2[pos] == a1)
+    if a2 is not None:
+        bad = ~((same & (plink.a2[pos] == a2)) | (flipped & (plink.a1[pos] == a2)))
+    else:
+        bad = ~(same | flipped)
+    if bad.any():
+        j = np.flatnonzero(bad)[0]
+        raise InputError(
+            f"{plink.prefix}.bim: {int(bad.sum())} SNPs have alleles that match neither "
+            f"orientation of {what} (e.g. {snp[j]}: {plink.a1[pos[j]]}/{plink.a2[pos[j]]} vs "
+            f"A1 {a1[j]}); check the strand and the build"
+        )
+    return pos, flipped
+
+
 def read_id_list(path: str, columns: int) -> list:
     """Read a PLINK-style list: one SNP ID per line (columns=1) or FID IID pairs (columns=2)."""
     if not os.path.exists(path):

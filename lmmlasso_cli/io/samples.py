@@ -85,7 +85,9 @@ def align_samples(
         if source.complete is not None:
             usable = np.zeros(len(fam_keys), dtype=bool)
             usable[present] = source.complete[rows[present]]
-            dropped.append((int((mask & ~usable).sum()), f"{source.why_incomplete} in {source.label}"))
+            dropped.append(
+                (int((mask & ~usable).sum()), f"{source.why_incomplete} in {source.label}")
+            )
             mask &= usable
         source_rows[source.label] = rows
     fam_index = np.flatnonzero(mask)
