@@ -1,20 +1,52 @@
-"""The ``lmmlasso`` command group. Subcommand modules import heavy libraries lazily."""
+"""The ``lmmlasso`` command group.
+
+Subcommands live one per module and are imported only when listed or run, so `lmmlasso --help`
+stays fast and numba is imported only by commands that fit models.
+"""
+
+import importlib
 
 import click
 
 from lmmlasso_cli import __version__
-from lmmlasso_cli.cli import fit, fit_null, kinship
+
+COMMANDS = {
+    "kinship": "lmmlasso_cli.cli.kinship:kinship",
+    "fit-null": "lmmlasso_cli.cli.fit_null:fit_null",
+    "fit": "lmmlasso_cli.cli.fit:fit",
+    "predict": "lmmlasso_cli.cli.predict:predict",
+    "cv": "lmmlasso_cli.cli.cv:cv",
+    "stability": "lmmlasso_cli.cli.stability:stability",
+    "gwas": "lmmlasso_cli.cli.gwas:gwas",
+    "simulate": "lmmlasso_cli.cli.simulate:simulate",
+    "evaluate": "lmmlasso_cli.cli.evaluate:evaluate",
+}
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+class LazyGroup(click.Group):
+    def list_commands(self, ctx):
+        return [name for name in COMMANDS if self.get_command(ctx, name) is not None]
+
+    def get_command(self, ctx, name):
+        target = COMMANDS.get(name)
+        if target is None:
+            return None
+        module, attr = target.split(":")
+        try:
+            return getattr(importlib.import_module(module), attr)
+        except ModuleNotFoundError as exc:
+            if exc.name == module:  # a subcommand not built yet
+                return None
+            raise
+
+
+@click.group(
+    cls=LazyGroup,
+    context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
+)
 @click.version_option(__version__, prog_name="lmmlasso")
 def main():
     """lmmlasso: sparse linear mixed models (LMM-Lasso) and LMM scans for PLINK data.
 
     Typical chain: kinship -> fit-null -> fit -> predict. Run `lmmlasso COMMAND --help`.
     """
-
-
-main.add_command(kinship.kinship)
-main.add_command(fit_null.fit_null)
-main.add_command(fit.fit)

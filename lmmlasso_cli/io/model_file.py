@@ -188,28 +188,32 @@ def per_allele_scores(
 ):
     """Per-allele weights over the union of SNPs and the constant offset, per μ.
 
-    On the standardized scale a SNP contributes (g − m)/s · c; per copy of A1 that is c/s, and
-    −Σ m c/s goes into the offset, with the intercept. Returns (SnpSet, weights (n_mu, n),
-    offsets (n_mu,)).
+    On the standardized scale a SNP of set s contributes (g − m_s)/s_s · c_s; per copy of A1 that
+    is c_s/s_s, and −m_s c_s/s_s goes into the offset with the intercept. A SNP in both sets
+    (fixed effect and kinship) gets the sum of both, each with its own mean and sd (the fit's
+    over the training individuals, the kinship's over its individuals). Returns (SnpSet of the
+    union, weights (n_mu, n_union), offsets (n_mu,)).
     """
-    sets = [fixed] if background is None else [fixed, background]
-    coefs = [fixed_coefs] if background is None else [fixed_coefs, background_weights]
-    ids = np.concatenate([s.snp for s in sets])
-    union, first = np.unique(ids, return_index=True)
+    sets = [(fixed, fixed_coefs)]
+    if background is not None:
+        sets.append((background, background_weights))
+    ids = np.concatenate([s.snp for s, _ in sets])
+    _, first = np.unique(ids, return_index=True)
     order = np.sort(first)
     allsnps = SnpSet(
         *(
-            np.concatenate([getattr(s, f) for s in sets])[order]
+            np.concatenate([getattr(s, f) for s, _ in sets])[order]
             for f in ("snp", "chrom", "bp", "a1", "a2", "means", "sds")
         )
     )
-    position = {s: i for i, s in enumerate(allsnps.snp)}
-    std = np.zeros((fixed_coefs.shape[0], len(allsnps)))
-    for s, c in zip(sets, coefs, strict=True):
-        cols = np.array([position[x] for x in s.snp], dtype=np.int64)
-        np.add.at(std, (slice(None), cols), c)
-    per_allele = std / allsnps.sds
-    offsets = covariate_constant - per_allele @ allsnps.means
+    position = {snp: i for i, snp in enumerate(allsnps.snp)}
+    per_allele = np.zeros((fixed_coefs.shape[0], len(allsnps)))
+    offsets = np.array(covariate_constant, dtype=np.float64)
+    for snps, coefs in sets:
+        cols = np.array([position[x] for x in snps.snp], dtype=np.int64)
+        weights = coefs / snps.sds
+        np.add.at(per_allele, (slice(None), cols), weights)
+        offsets = offsets - weights @ snps.means
     return allsnps, per_allele, offsets
 
 
