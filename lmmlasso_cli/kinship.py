@@ -27,7 +27,7 @@ class Kinship:
     """K = Z Zᵀ / (n_snps · scale); IDs of samples and SNPs are attached by the caller."""
 
     matrix: np.ndarray  # (n_samples, n_samples) float64, mean diagonal 1
-    snp_index: np.ndarray  # (n_snps,) positions, among the candidate SNPs, of those used
+    snp_index: np.ndarray  # (n_snps,) the ``positions`` (as yielded by the blocks) of SNPs used
     means: np.ndarray  # (n_snps,) mean A1 count per SNP used
     sds: np.ndarray  # (n_snps,) scale per SNP used
     scale: float  # mean diagonal of Z Zᵀ / n_snps, divided out
@@ -63,9 +63,10 @@ def compute_kinship(
 ) -> Kinship:
     """Accumulate the kinship over ``(positions, counts)`` blocks.
 
-    ``positions`` index the candidate SNPs; ``counts`` is (n_samples, block) with NaN for missing.
-    SNPs with no calls, monomorphic SNPs and SNPs below ``maf_min`` are skipped and counted.
-    When ``chrom`` (candidate SNPs' chromosomes) is given, per-chromosome parts are kept too.
+    ``positions`` label the block's SNPs (e.g. their rows in the .bim) and are returned for the
+    SNPs used; ``counts`` is (n_samples, block) with NaN for missing. SNPs with no calls,
+    monomorphic SNPs and SNPs below ``maf_min`` are skipped and counted. When ``chrom`` is given
+    (indexed by the same positions), per-chromosome parts are kept too.
     """
     acc = np.zeros((n_samples, n_samples), order="F")
     parts: dict = {}

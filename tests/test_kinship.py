@@ -90,3 +90,21 @@ def test_cli_kinship_writes_npz_and_gcta(tiny, tmp_path):
     assert list(grm.iid) == tiny["iid"] and grm.n_snps == len(usable)
     log = open(out + ".log").read()
     assert "1 monomorphic" in log and "command: " in log
+
+
+def test_cli_kinship_with_snp_subsets(tiny, tmp_path):
+    """--extract/--exclude/--chr select SNPs by .bim row; the npz names exactly those SNPs."""
+    extract = tmp_path / "extract.txt"
+    chosen = [3, 5, 17, 18, 150, 151, 152, 299]  # 5 is monomorphic and is dropped
+    extract.write_text("".join(f"rs{j}\n" for j in chosen))
+    exclude = tmp_path / "exclude.txt"
+    exclude.write_text("rs18\n")
+    out = str(tmp_path / "k")
+    args = ["kinship", "--bfile", tiny["prefix"], "--extract", str(extract), "--exclude",
+            str(exclude), "--chr", "1", "--out", out, "--quiet"]
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 0, result.output
+    kin = load_kinship(out + ".kinship.npz")
+    used = [3, 17]  # chromosome 1 is SNPs 0..149
+    assert list(kin.snp) == [f"rs{j}" for j in used]
+    np.testing.assert_allclose(kin.matrix, dense_kinship(tiny["G"][:, used]), atol=KINSHIP_TOL)

@@ -3,19 +3,20 @@
 Run ``python data/toy/make_toy.py`` to rewrite every file in this folder, or add ``--out DIR`` to
 write elsewhere. The same seed gives byte-identical files.
 
-Model, in order:
+Model, in order (every parameter is a named constant below):
 
-1. SNP map: 5 chromosomes x 2,000 SNPs, cut into LD blocks of 10-50 SNPs.
-2. Allele frequencies: ancestral A1 frequencies p ~ Beta(0.8, 0.8) with MAF >= 0.02, then three
-   subpopulations drawn from the Balding-Nichols model, f ~ Beta(p(1-F)/F, (1-p)(1-F)/F).
-   Ten SNPs are forced monomorphic in every subpopulation.
-3. Haplotypes: within a block a latent Gaussian AR(1) z_j = rho z_(j-1) + sqrt(1-rho^2) e_j
-   (rho per block), allele A1 where z_j < Phi^-1(f_j); blocks are independent.
-4. Pedigrees: founders carry two fresh haplotypes; siblings and offspring get one gamete per
-   parent, with Poisson crossovers at block boundaries.
-5. Phenotypes: G = causal SNPs + polygenic background + subpopulation shift + sex (+ age), each
-   scaled to its target share of variance in the training set, plus Gaussian noise. The
-   held-out set uses the same effects, centring constants and noise variance.
+1. SNP map: N_CHROMS chromosomes x SNPS_PER_CHROM SNPs, cut into LD blocks.
+2. Allele frequencies: ancestral A1 frequencies p ~ Beta(ANCESTRAL_BETA) with a minimum MAF,
+   then one frequency per subpopulation from the Balding-Nichols model,
+   f ~ Beta(p (1 - FST) / FST, (1 - p) (1 - FST) / FST), ascertained polymorphic in the pooled
+   sample. N_MONOMORPHIC SNPs are then fixed in every subpopulation.
+3. Haplotypes: within a block a latent Gaussian AR(1), z_j = rho z_(j-1) + sqrt(1 - rho^2) e_j,
+   and allele A1 where z_j < Phi^-1(f_j); blocks are independent.
+4. Pedigrees: founders carry two fresh haplotypes; children get one gamete per parent, with
+   Poisson crossovers at block boundaries.
+5. Phenotypes: causal SNPs + polygenic background + subpopulation shift + sex + age, each scaled
+   to its target share of the training variance, plus Gaussian noise. The held-out set uses the
+   same effects, centring constants and noise variance.
 6. Missing calls are masked after the phenotypes are made from the true genotypes.
 """
 
@@ -71,7 +72,6 @@ CAUSAL_SIZE_MIN, CAUSAL_SIZE_MAX = 0.5, 1.5  # relative |standardized effect|, b
 COMPONENTS = ("causal", "polygenic", "population", "sex", "age")
 PHENO_FORMAT = "%.6f"
 MISSING_TEXT = "NA"
-FAM_MISSING_PHENO = "-9"
 
 TRAIN_NAME, NEW_NAME = "toy", "new"
 STAGES = ("map", "freqs", "cohort", "covariates", "order", "missing", "traits")
@@ -114,7 +114,7 @@ TRAITS = (
         name="q1",
         causal_per_chrom=2,
         var_causal=0.35,
-        var_polygenic=0.25,
+        var_polygenic=0.30,
         var_population=0.10,
         var_sex=0.03,
         var_age=0.0,
@@ -178,7 +178,7 @@ class Cohort:
 
     haplotypes: np.ndarray  # (n_people, 2, n_snps) uint8, 1 = A1
     in_training: np.ndarray  # (n_people,) bool
-    pop: np.ndarray  # (n_people,) int, 0..N_POPS-1
+    pop: np.ndarray  # (n_people,) int, index into POP_NAMES
     family: np.ndarray  # (n_people,) int, internal family key
     parents: np.ndarray  # (n_people, 2) int, indices of parents in the data, -1 if absent
 
@@ -220,7 +220,7 @@ class Trait:
     causal: np.ndarray  # (n_causal,) SNP indices
     beta: np.ndarray  # (n_causal,) effect per A1 copy, output units (liability for binary)
     beta_std: np.ndarray  # (n_causal,) effect per training sd of the SNP
-    effect_population: np.ndarray  # (N_POPS,) shifts, output units
+    effect_population: np.ndarray  # (len(POP_NAMES),) shifts, output units
     effect_female: float  # output units
     effect_age: float  # output units per year
     fractions: np.ndarray  # (len(COMPONENTS) + 1,) realized shares of training variance, + noise
@@ -248,7 +248,7 @@ def simulate_snp_map(rng: np.random.Generator) -> SnpMap:
         bp.append(rng.integers(1, FIRST_BP_MAX) + np.cumsum(gaps))
         chrom.append(np.full(SNPS_PER_CHROM, c))
     n_snps = N_CHROMS * SNPS_PER_CHROM
-    rs_numbers = rng.choice(np.arange(RSID_MIN, RSID_MAX), size=n_snps, replace=False)
+    rs_numbers = RSID_MIN + rng.choice(RSID_MAX - RSID_MIN, size=n_snps, replace=False)
     a1 = rng.integers(0, 4, size=n_snps)
     a2 = (a1 + rng.integers(1, 4, size=n_snps)) % 4
     return SnpMap(
@@ -285,7 +285,7 @@ def draw_ancestral_freqs(rng: np.random.Generator, n_snps: int) -> np.ndarray:
 
 
 def draw_subpop_freqs(rng: np.random.Generator, ancestral: np.ndarray) -> np.ndarray:
-    """Balding-Nichols A1 frequencies, shape (N_POPS, n_snps), with N_MONOMORPHIC fixed SNPs.
+    """Balding-Nichols A1 frequencies, (len(POP_NAMES), n_snps), with N_MONOMORPHIC fixed SNPs.
 
     f ~ Beta(p (1 - FST) / FST, (1 - p) (1 - FST) / FST) per subpopulation. As on a genotyping
     array, SNPs are ascertained polymorphic: a SNP whose pooled MAF (subpopulations weighted by
@@ -466,12 +466,12 @@ def split_samples(
     fid = np.array([f"fam{family_rank[f] + 1:04d}" for f in cohort.family], dtype=object)
     father = np.full(len(order), "0", dtype=object)
     mother = np.full(len(order), "0", dtype=object)
-    for child, parent in zip(*np.nonzero(cohort.parents >= 0), strict=True):
-        parent_index = cohort.parents[child, parent]
-        if sex[parent_index] == 1:
-            father[child] = iid[parent_index]
+    for child, slot in zip(*np.nonzero(cohort.parents >= 0), strict=True):
+        parent = cohort.parents[child, slot]
+        if sex[parent] == 1:
+            father[child] = iid[parent]
         else:
-            mother[child] = iid[parent_index]
+            mother[child] = iid[parent]
     genotypes = cohort.haplotypes.sum(axis=1, dtype=np.uint8)
 
     def make(name: str, rows: np.ndarray) -> SampleSet:
@@ -542,7 +542,7 @@ class RawEffects:
     causal_std: np.ndarray  # (n_causal,) standardized effects
     polygenic: np.ndarray  # (N_POLYGENIC,) SNP indices
     polygenic_std: np.ndarray  # (N_POLYGENIC,) standardized effects
-    pop_shift: np.ndarray  # (N_POPS,)
+    pop_shift: np.ndarray  # (len(POP_NAMES),)
     train_female: float  # training fraction of females
     train_age: float  # training mean age
 
@@ -657,13 +657,33 @@ def _mask_fraction(rng: np.random.Generator, values: np.ndarray, fraction: float
     return masked
 
 
-def causal_r2(trait: Trait, train: SampleSet, stats: SnpStats) -> float:
-    """R^2 of ordinary least squares of the trait on an intercept and its observed causal SNPs."""
+@dataclass(frozen=True)
+class CausalFit:
+    """Ordinary least-squares checks of a trait on its causal SNPs in training."""
+
+    r2: float  # R^2 on an intercept and the observed causal SNPs
+    partial_r2: float  # R^2 gained by the causal SNPs over subpopulation indicators
+
+
+def fit_causal(trait: Trait, train: SampleSet, stats: SnpStats) -> CausalFit:
+    """OLS of the written values on the causal SNPs (missing calls mean-imputed).
+
+    The causal SNPs' frequencies differ between subpopulations, so on their own they also tag
+    part of the subpopulation differences; ``partial_r2`` removes that.
+    """
     keep = ~np.isnan(trait.train_values)
-    snps = train.observed[:, trait.causal].astype(np.float64)
-    snps = np.where(np.isnan(snps), stats.mean[trait.causal][None, :], snps)
-    design = np.column_stack([np.ones(keep.sum()), snps[keep]])
     y = trait.train_values[keep]
+    snps = train.observed[:, trait.causal].astype(np.float64)
+    snps = np.where(np.isnan(snps), stats.mean[trait.causal][None, :], snps)[keep]
+    pops = (train.pop[keep, None] == np.arange(len(POP_NAMES))[None, :]).astype(np.float64)
+    intercept = np.ones((len(y), 1))
+    return CausalFit(
+        r2=_ols_r2(y, np.hstack([intercept, snps])),
+        partial_r2=_ols_r2(y, np.hstack([pops, snps])) - _ols_r2(y, pops),
+    )
+
+
+def _ols_r2(y: np.ndarray, design: np.ndarray) -> float:
     coefs, *_ = np.linalg.lstsq(design, y, rcond=None)
     resid = y - design @ coefs
     return 1.0 - float(resid @ resid) / float(((y - y.mean()) ** 2).sum())
@@ -769,9 +789,11 @@ class Summary:
     n_missing_train: int
     n_missing_new: int
     monomorphic_train: np.ndarray  # (k,) SNP indices
+    monomorphic_a1: np.ndarray  # (k,) bool, True where every training genotype is 2
     monomorphic_new: np.ndarray
     maf_quantiles: np.ndarray  # training MAF at 10/50/90 %
     n_families_with_relatives: int
+    n_new_with_training_relatives: int
 
 
 def summarize(train: SampleSet, new: SampleSet, stats: SnpStats) -> Summary:
@@ -787,20 +809,26 @@ def summarize(train: SampleSet, new: SampleSet, stats: SnpStats) -> Summary:
         n_missing_train=int(np.isnan(train.observed).sum()),
         n_missing_new=int(np.isnan(new.observed).sum()),
         monomorphic_train=monomorphic(train),
+        monomorphic_a1=np.nanmax(train.observed[:, monomorphic(train)], axis=0) == 2,
         monomorphic_new=monomorphic(new),
         maf_quantiles=np.quantile(stats.maf, [0.1, 0.5, 0.9]),
         n_families_with_relatives=int((counts > 1).sum()),
+        n_new_with_training_relatives=int(np.isin(new.fid, train.fid).sum()),
     )
 
 
-def fraction_table(traits: list[Trait], r2: list[float]) -> str:
+def fraction_table(traits: list[Trait], fits: list[CausalFit]) -> str:
     """Markdown table of realized training variance shares (liability scale for b1)."""
-    header = "| trait | " + " | ".join(COMPONENTS) + " | noise | 2 x covariances | OLS R2 |"
-    lines = [header, "|" + "---|" * (len(COMPONENTS) + 4)]
-    for t, r in zip(traits, r2, strict=True):
+    header = (
+        "| trait | " + " | ".join(COMPONENTS) + " | noise | 2 x covariances | OLS R2 | partial R2 |"
+    )
+    lines = [header, "|" + "---|" * (len(COMPONENTS) + 5)]
+    for t, fit in zip(traits, fits, strict=True):
         cells = " | ".join(f"{f:.3f}" for f in t.fractions)
         cross = 1.0 - t.fractions.sum()
-        lines.append(f"| {t.spec.name} | {cells} | {cross:+.3f} | {r:.3f} |")
+        lines.append(
+            f"| {t.spec.name} | {cells} | {cross:+.3f} | {fit.r2:.3f} | {fit.partial_r2:.3f} |"
+        )
     return "\n".join(lines)
 
 
@@ -837,11 +865,14 @@ def effects_text(traits: list[Trait]) -> str:
 
 
 def write_readme(
-    out: Path, traits: list[Trait], r2: list[float], summary: Summary, snp_map: SnpMap
+    out: Path, traits: list[Trait], fits: list[CausalFit], summary: Summary, snp_map: SnpMap
 ) -> None:
     """README.md: files, model, every parameter and the realized numbers."""
     causal_counts = ", ".join(f"{s.causal_per_chrom * N_CHROMS} for {s.name}" for s in TRAITS)
-    monomorphic = ", ".join(snp_map.sid[summary.monomorphic_train])
+    monomorphic = ", ".join(
+        f"{snp_map.sid[j]} ({'all 2' if summary.monomorphic_a1[k] else 'all 0'})"
+        for k, j in enumerate(summary.monomorphic_train)
+    )
     in_both = np.isin(summary.monomorphic_train, summary.monomorphic_new).all()
     maf = ", ".join(f"{q:.3f}" for q in summary.maf_quantiles)
     binary = next(s for s in TRAITS if s.prevalence is not None)
@@ -882,9 +913,10 @@ The polygenic background, subpopulation, sex and age effects are not in the trut
   and {sum(TRAIN_PARENT_CHILD_PAIRS)} parent-child. Held-out: {sum(NEW_SIBS_OF_TRAIN_PAIRS)}
   siblings of a training sib pair, {sum(NEW_CHILDREN_OF_TRAIN_COUPLES)} children of two training
   parents (who are unrelated to each other). Subpopulation sizes:
-  training {TRAIN_SIZES}, held-out {NEW_SIZES}. Relatives share an FID (also across the two
-  sets); a parent in the data is named in the child's father/mother column; everyone else has
-  their own FID. Row order is random.
+  training {TRAIN_SIZES}, held-out {NEW_SIZES}. A family shares one FID, also across the two
+  sets (the two parents of a held-out child share it too, though unrelated); a parent in the
+  data is named in the child's father/mother column; everyone else has their own FID. Row
+  order is random.
 - Covariates: female with probability {FEMALE_FRACTION}; age ~ N({AGE_MEAN}, {AGE_SD}) clipped to
   [{AGE_MIN}, {AGE_MAX}], one decimal.
 - Phenotypes: each component is scaled to its target share of the training variance (total 1);
@@ -902,10 +934,12 @@ Targets:
 {target_table()}
 
 Realized shares of the training variance ({binary.name} on the liability scale); the shares
-plus twice the chance covariances between components add up to 1. OLS R2 is the R2 of the
-written phenotype ({binary.name}: 0/1) on an intercept and its causal SNPs:
+plus twice the chance covariances between components add up to 1. OLS R2: the written
+phenotype ({binary.name}: 0/1) on an intercept and its causal SNPs; it exceeds the causal share
+because causal SNPs also tag subpopulation differences (of the shifts and of the other genetic
+components). Partial R2: the R2 the causal SNPs add to subpopulation indicators.
 
-{fraction_table(traits, r2)}
+{fraction_table(traits, fits)}
 
 Other effects, in output units:
 
@@ -920,7 +954,9 @@ Other effects, in output units:
 - {len(summary.monomorphic_new)} SNPs are monomorphic in the small held-out set (rare SNPs by
   chance): standardize with training means and sds.
 - Training MAF 10/50/90% quantiles: {maf}.
-- {summary.n_families_with_relatives} FIDs hold more than one individual.
+- {summary.n_families_with_relatives} FIDs hold more than one individual;
+  {summary.n_new_with_training_relatives} held-out individuals share their FID with training
+  individuals (their close relatives).
 """
     (out / "README.md").write_text(text)
 
@@ -946,7 +982,7 @@ def make_toy(out: Path, seed: int = SEED) -> None:
         polygenic = choose_polygenic(rngs["traits"], snp_map, stats, all_causal)
         raw = draw_raw_effects(rngs["traits"], trait_causal, polygenic, train)
         traits.append(simulate_trait(rngs["traits"], spec, raw, train, new, stats))
-    r2 = [causal_r2(t, train, stats) for t in traits]
+    fits = [fit_causal(t, train, stats) for t in traits]
 
     out.mkdir(parents=True, exist_ok=True)
     q1 = traits[0]
@@ -956,12 +992,12 @@ def make_toy(out: Path, seed: int = SEED) -> None:
     write_sample_tables(out, new, traits, training=False)
     write_truth(out, traits, snp_map)
     summary = summarize(train, new, stats)
-    write_readme(out, traits, r2, summary, snp_map)
-    print_report(out, traits, r2, summary, snp_map)
+    write_readme(out, traits, fits, summary, snp_map)
+    print_report(out, traits, fits, summary, snp_map)
 
 
 def print_report(
-    out: Path, traits: list[Trait], r2: list[float], summary: Summary, snp_map: SnpMap
+    out: Path, traits: list[Trait], fits: list[CausalFit], summary: Summary, snp_map: SnpMap
 ) -> None:
     print(
         f"wrote {out}: {summary.n_train} training + {summary.n_new} held-out individuals, "
@@ -972,7 +1008,7 @@ def print_report(
         f"monomorphic: {len(summary.monomorphic_train)} in toy, "
         f"{len(summary.monomorphic_new)} in new"
     )
-    print(fraction_table(traits, r2))
+    print(fraction_table(traits, fits))
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:

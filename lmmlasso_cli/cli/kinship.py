@@ -66,7 +66,7 @@ def kinship(log, **kw):
             from lmmlasso_cli.errors import InputError
 
             raise InputError(f"{plink.bed_path}: {exc}") from None
-    used = data.snp_index[kin.snp_index]
+    used = kin.snp_index  # positions in the .bim (the blocks carry .bim positions)
     log.info(
         f"SNPs: {kin.n_snps} used; dropped {kin.n_monomorphic} monomorphic, "
         f"{kin.n_all_missing} all-missing, {kin.n_low_maf} with MAF < {kw['maf']}"

@@ -184,6 +184,8 @@ def write_null_outputs(log, kw: dict, packed) -> None:
     }
     meta = provenance("fit-null", params)
     meta["covariate_names"] = data.covariate_names
+    order = {name: i for i, name in enumerate(data.pheno_names)}
+    table.sort(key=lambda record: order[record["PHENO"]])  # the order the user asked for
     write_tsv(kw["out"] + ".null.tsv", pd.DataFrame(table))
     save_null(kw["out"] + ".null.npz", meta, groups, rows)
     log.info(
