@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# `make bench`: every benchmark in one run; each script installs its reference tools (Debian
+# gemma, gemma-doc, plink2) if absent and rewrites its own section of bench/README.md.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PY=.venv/bin/python
+for script in kinship_null.py lasso_fit.py score_vs_plink2.py stability_vs_paper.py gwas_vs_gemma.py; do
+    if [ -f "bench/$script" ]; then
+        echo "== bench/$script"
+        "$PY" "bench/$script" "$@"
+    fi
+done
