@@ -25,8 +25,16 @@ def explained_variance(log_path):
 @pytest.fixture(scope="module")
 def toy_chain(toy, tmp_path_factory):
     out = tmp_path_factory.mktemp("toy")
-    common = ["--bfile", str(toy / "toy"), "--pheno", str(toy / "toy.pheno"), "--pheno-name",
-              "q1", "--covar", str(toy / "toy.covar")]
+    common = [
+        "--bfile",
+        str(toy / "toy"),
+        "--pheno",
+        str(toy / "toy.pheno"),
+        "--pheno-name",
+        "q1",
+        "--covar",
+        str(toy / "toy.covar"),
+    ]
     run("kinship", "--bfile", str(toy / "toy"), "--out", str(out / "toy"))
     kin = str(out / "toy.kinship.npz")
     run("fit-null", *common, "--kinship", kin, "--reml", "--out", str(out / "toy"))
@@ -39,9 +47,19 @@ def toy_chain(toy, tmp_path_factory):
     ev = {}
     for name, extra in models.items():
         run("fit", *common, *extra, "--out", str(out / name))
-        run("predict", "--bfile", str(toy / "new"), "--model", str(out / f"{name}.model.npz"),
-            "--covar", str(toy / "new.covar"), "--pheno", str(toy / "new.pheno"), "--out",
-            str(out / f"{name}.new"))
+        run(
+            "predict",
+            "--bfile",
+            str(toy / "new"),
+            "--model",
+            str(out / f"{name}.model.npz"),
+            "--covar",
+            str(toy / "new.covar"),
+            "--pheno",
+            str(toy / "new.pheno"),
+            "--out",
+            str(out / f"{name}.new"),
+        )
         ev[name] = explained_variance(out / f"{name}.new.log")
     return out, ev
 

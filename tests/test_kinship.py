@@ -100,8 +100,20 @@ def test_cli_kinship_with_snp_subsets(tiny, tmp_path):
     exclude = tmp_path / "exclude.txt"
     exclude.write_text("rs18\n")
     out = str(tmp_path / "k")
-    args = ["kinship", "--bfile", tiny["prefix"], "--extract", str(extract), "--exclude",
-            str(exclude), "--chr", "1", "--out", out, "--quiet"]
+    args = [
+        "kinship",
+        "--bfile",
+        tiny["prefix"],
+        "--extract",
+        str(extract),
+        "--exclude",
+        str(exclude),
+        "--chr",
+        "1",
+        "--out",
+        out,
+        "--quiet",
+    ]
     result = CliRunner().invoke(main, args)
     assert result.exit_code == 0, result.output
     kin = load_kinship(out + ".kinship.npz")

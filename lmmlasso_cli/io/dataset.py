@@ -300,3 +300,40 @@ def read_standardized(
         n_monomorphic=n_mono,
         n_low_maf=n_maf,
     )
+
+
+@dataclass(frozen=True)
+class StandardizedBlock:
+    """One block of usable SNPs, standardized over the reader's individuals."""
+
+    matrix: np.ndarray  # (n_samples, n_kept) float64, Fortran order; mean 0, sd 1, missing 0
+    snp_index: np.ndarray  # (n_kept,) positions in the .bim
+    means: np.ndarray  # (n_kept,) mean A1 count
+    sds: np.ndarray  # (n_kept,)
+    n_read: int  # SNPs read, usable or not
+    n_all_missing: int
+    n_monomorphic: int
+    n_low_maf: int
+
+
+def iter_standardized(
+    reader: GenotypeReader, snp_index: np.ndarray, maf_min: float = 0.0, block_size: int = 2048
+):
+    """Yield `StandardizedBlock`s over ``snp_index`` in order, dropping the SNPs that
+    `read_standardized` drops; memory is one n × block array, never n × p."""
+    for start in range(0, len(snp_index), block_size):
+        part = np.asarray(snp_index[start : start + block_size])
+        counts = reader.read(part)
+        stats = snp_stats(counts)
+        flt = filter_snps(stats, maf_min)
+        keep = flt.keep
+        yield StandardizedBlock(
+            matrix=standardize(counts[:, keep], stats.means[keep], stats.sds[keep]),
+            snp_index=part[keep],
+            means=stats.means[keep],
+            sds=stats.sds[keep],
+            n_read=len(part),
+            n_all_missing=flt.n_all_missing,
+            n_monomorphic=flt.n_monomorphic,
+            n_low_maf=flt.n_low_maf,
+        )

@@ -1,0 +1,197 @@
+"""`lmmlasso cv`: K-fold cross-validation over individuals, then a refit at the chosen μ."""
+
+from __future__ import annotations
+
+import click
+
+from lmmlasso_cli.cli.common import (
+    bfile_option,
+    covar_options,
+    kinship_option,
+    pheno_options,
+    progress_bar,
+    run_command,
+    run_options,
+    sample_options,
+    snp_options,
+)
+from lmmlasso_cli.cli.fit import float_list, with_lasso_options
+from lmmlasso_cli.cli.fit_null import with_null_search
+
+
+def _cv_table(summary, chosen: int):
+    import numpy as np
+    import pandas as pd
+
+    s = summary
+    return pd.DataFrame(
+        {
+            "MU_INDEX": np.arange(len(s.mus)),
+            "MU": s.mus,
+            "MEAN_N_ACTIVE": s.mean_n_active,
+            "EXPLAINED_VARIANCE_MEAN": s.ev_mean,
+            "EXPLAINED_VARIANCE_SE": s.ev_se,
+            "MSE_MEAN": s.mse_mean,
+            "MSE_SE": s.mse_se,
+            "SNP_VARIANCE_MEAN": s.snp_mean,
+            "SNP_VARIANCE_SE": s.snp_se,
+            "BACKGROUND_VARIANCE_MEAN": s.background_mean,
+            "BACKGROUND_VARIANCE_SE": s.background_se,
+            "N_CONVERGED_FOLDS": s.n_converged,
+            "CHOSEN": (np.arange(len(s.mus)) == chosen).astype(int),
+        }
+    )
+
+
+def run_cv(log, kw):
+    import numpy as np
+
+    from lmmlasso_cli.cli.fit_command import _null_for, write_fit_outputs
+    from lmmlasso_cli.cli.fit_runner import background_weights_for, fit_model, read_genotypes
+    from lmmlasso_cli.cli.null_runner import iter_phenotypes, load_inputs
+    from lmmlasso_cli.cli.stability import log_messages, parallel_map, training_settings
+    from lmmlasso_cli.io.artifacts import write_tsv
+    from lmmlasso_cli.selection.cv import choose_mu, cross_validate, cv_summary, shared_mu_grid
+    from lmmlasso_cli.selection.folds import TrainingData, kfold_indices
+
+    settings = training_settings(kw)
+    data, kin = load_inputs(log, kw)
+    multi = len(data.pheno_names) > 1
+    cached = (None, None, None)
+    for pf in iter_phenotypes(log, kw, data, kin):
+        eig, log_delta, method = _null_for(log, kw, pf)
+        if cached[0] != pf.group:
+            cached = (pf.group, *read_genotypes(log, kw, data, pf.fam_index, kw["quiet"]))
+        _, reader, geno = cached
+        X, y, C = geno.matrix, pf.pheno.values, pf.covariates
+        if kw["mu_list"]:
+            mus = np.array(sorted(kw["mu_list"], reverse=True))
+        else:
+            mus = shared_mu_grid(
+                X,
+                y,
+                C,
+                eig,
+                log_delta,
+                n_mu=kw["n_mu"],
+                mu_min_ratio=kw["mu_min_ratio"],
+                l1_ratio=kw["l1_ratio"],
+            )
+        training = TrainingData(X, pf.pheno.raw, C, kin.submatrix(pf.fid, pf.iid))
+        folds = kfold_indices(len(y), kw["folds"], np.random.default_rng(kw["seed"]))
+        log.info(
+            f"{pf.pheno.name}: {kw['folds']}-fold CV over {len(y)} individuals (seed "
+            f"{kw['seed']}), {len(mus)} μ from {mus[0]:.4g} to {mus[-1]:.4g}"
+        )
+        with parallel_map(training, len(folds), kw["threads"], log) as (map_fn, shared):
+            with progress_bar(len(folds), "cv folds", kw["quiet"], unit="fold") as bar:
+                result = cross_validate(
+                    shared, folds, mus, settings, map_fn, progress=lambda f: bar.update(1)
+                )
+        log_messages(log, [m for fold in result.folds for m in fold.messages], "fold")
+        summary = cv_summary(result)
+        k, best = choose_mu(summary, kw["rule"]), choose_mu(summary, "best")
+        prefix = kw["out"] + (f".{pf.pheno.name}" if multi else "")
+        header = [
+            f"pheno={pf.pheno.name}",
+            f"n={len(y)} folds={kw['folds']} seed={kw['seed']} transform={kw['transform']}",
+            f"rule={kw['rule']} chosen_mu_index={k} chosen_mu={mus[k]:.10g} "
+            f"best_mu_index={best} best_mu={mus[best]:.10g}",
+            "held-out scores per fold on the fold's transformed scale: explained variance "
+            "1-Var(y-yhat)/Var(y), MSE, Var(Xw)/Var(y), Var(K_vt a)/Var(y); SE = sd/sqrt(folds)",
+            "fold_log_delta=" + ",".join(f"{v:.6g}" for v in result.log_delta),
+        ]
+        write_tsv(prefix + ".cv.tsv", _cv_table(summary, k), header)
+        log.info(
+            f"{pf.pheno.name}: rule {kw['rule']}: μ={mus[k]:.6g} (index {k}), held-out "
+            f"explained variance {summary.ev_mean[k]:.4f} ± {summary.ev_se[k]:.4f} with "
+            f"{summary.mean_n_active[k]:.1f} SNPs on average (best: μ={mus[best]:.6g}, "
+            f"{summary.ev_mean[best]:.4f}); SNP part {summary.snp_mean[k]:.4f}, background "
+            f"part {summary.background_mean[k]:.4f}; wrote {prefix}.cv.tsv"
+        )
+        fit = fit_model(log, kw, X, y, C, eig, log_delta, kw["quiet"], mus=mus[k : k + 1])
+        bg_snps, bg_weights, bg_info = background_weights_for(
+            log, kw, data, kin, reader, geno, fit, eig
+        )
+        extra = {
+            **bg_info,
+            "null_method": method,
+            "selected_by": f"cv ({kw['rule']})",
+            "cv_folds": kw["folds"],
+            "cv_seed": kw["seed"],
+            "cv_mu_index": k,
+        }
+        write_fit_outputs(
+            log,
+            {**kw, "mu": float(mus[k])},
+            prefix,
+            data,
+            pf,
+            geno,
+            fit,
+            bg_snps,
+            bg_weights,
+            extra,
+        )
+
+
+@click.command("cv")
+@bfile_option
+@kinship_option
+@pheno_options
+@covar_options
+@sample_options
+@snp_options
+@with_null_search
+@click.option(
+    "--folds",
+    type=click.IntRange(2),
+    default=10,
+    show_default=True,
+    help="K of K-fold cross-validation over individuals.",
+)
+@click.option(
+    "--n-mu",
+    type=click.IntRange(1),
+    default=100,
+    show_default=True,
+    help="Grid size: geometric from μ_max of all individuals down.",
+)
+@click.option(
+    "--mu-min-ratio",
+    type=click.FloatRange(0, 1, min_open=True),
+    default=1e-3,
+    show_default=True,
+    help="Smallest μ of the grid as a fraction of μ_max.",
+)
+@click.option(
+    "--mu-list",
+    callback=float_list,
+    metavar="MU[,MU...]",
+    help="Explicit grid of absolute μ values instead of --n-mu.",
+)
+@click.option(
+    "--rule",
+    type=click.Choice(["best", "1se"]),
+    default="best",
+    show_default=True,
+    help="best = largest mean held-out explained variance; 1se = the largest μ "
+    "(fewest SNPs) within one standard error of it.",
+)
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the fold split.")
+@with_lasso_options
+@run_options
+@run_command
+def cv(log, **kw):
+    """Choose μ by K-fold cross-validation over individuals, then refit on everyone.
+
+    Each fold refits the phenotype transform, the null model (eigendecomposition of the
+    training individuals' kinship) and the Lasso path on its training individuals, on one μ
+    grid shared by all folds, and predicts its held-out individuals by the BLUP: X_v w + C_v α +
+    K_vt (K_tt + δI)⁻¹(y_t − C_t α − X_t w). Writes PREFIX.cv.tsv (per μ: mean active SNPs,
+    mean ± SE of held-out explained variance and MSE, and the variance of the SNP and
+    background parts) and, at the chosen μ, the outputs of `lmmlasso fit` (PREFIX.model.npz for
+    `lmmlasso predict`, .weights.tsv, .path.tsv, .score.tsv). --threads N runs folds in N
+    worker processes.
+    """
+    run_cv(log, kw)

@@ -1,0 +1,261 @@
+"""`lmmlasso gwas`: a univariate LMM scan (δ of the null model or per SNP), or OLS with --lm."""
+
+from __future__ import annotations
+
+import click
+
+from lmmlasso_cli.cli.common import (
+    bfile_option,
+    covar_options,
+    pheno_options,
+    run_command,
+    run_options,
+    sample_options,
+    snp_options,
+)
+from lmmlasso_cli.cli.fit_null import with_null_search
+
+N_TOP_HITS = 5
+
+
+@click.command("gwas")
+@bfile_option
+@click.option(
+    "--kinship",
+    metavar="FILE",
+    help="Kinship (PREFIX.kinship.npz or GCTA .grm.bin); required unless --lm or --loco "
+    "(ignored with --loco).",
+)
+@pheno_options
+@covar_options
+@sample_options
+@snp_options
+@with_null_search
+@click.option(
+    "--exact",
+    is_flag=True,
+    help="Re-estimate δ per SNP by REML with the covariates and the SNP (GEMMA -lmm 1), "
+    "searched within --log-delta-range; slower.",
+)
+@click.option(
+    "--lm", is_flag=True, help="Ordinary least squares with the same covariates (no kinship)."
+)
+@click.option(
+    "--loco",
+    is_flag=True,
+    help="Leave one chromosome out: test each chromosome against a kinship of the others, "
+    "computed here from the --bfile SNPs kept by --chr/--extract/--exclude/--maf (needs "
+    "two or more chromosomes; memory about (chromosomes + 2) x n² x 8 bytes). --kinship "
+    "is ignored.",
+)
+@click.option("--gz", is_flag=True, help="Write PREFIX.gwas.tsv.gz instead of PREFIX.gwas.tsv.")
+@click.option(
+    "--plot",
+    is_flag=True,
+    help="Also write PREFIX.manhattan.png and PREFIX.qq.png (needs matplotlib: "
+    "pip install 'lmmlasso-cli[plot]').",
+)
+@run_options
+@run_command
+def gwas(log, **kw):
+    """Test every SNP: y = Cα + xβ + u + ε, u ~ N(0, σg²K), ε ~ N(0, σe²I).
+
+    With K = U S Uᵀ and δ = σe²/σg², phenotype, covariates and SNP blocks are rotated once by Uᵀ
+    and whitened by (S + δ)^-1/2; the covariates are projected out. Per SNP: β̂ = x̃ᵀỹ/x̃ᵀx̃,
+    σ̂² = (ỹᵀỹ − β̂²x̃ᵀx̃)/(n − c − 1), SE = √(σ̂²/x̃ᵀx̃), T = β̂/SE and a two-sided P from
+    Student's t with n − c − 1 df. By default δ is the null model's (EMMAX, FaST-LMM), fitted
+    here per phenotype (ML, or --reml); --exact re-estimates it per SNP (GEMMA -lmm 1); --lm
+    is OLS. Phenotypes with the same individuals share one eigendecomposition and one pass
+    over the genotypes.
+
+    Writes PREFIX.gwas.tsv (PREFIX.PHENO.gwas.tsv for several phenotypes) with PLINK 2 columns
+    #CHROM POS ID REF ALT A1 OBS_CT BETA SE T_STAT P (BETA, SE per copy of A1 = .bim column 5;
+    LOG_DELTA too with --exact). Monomorphic and all-missing SNPs are dropped and counted; the
+    log gives the genomic-control λ = median(T²)/0.4549.
+    """
+    run_gwas(log, kw)
+
+
+def _check(kw):
+    from lmmlasso_cli.errors import InputError
+
+    if kw["lm"] and (kw["exact"] or kw["loco"]):
+        flag = "--exact" if kw["exact"] else "--loco"
+        raise InputError(f"--lm is ordinary least squares without a kinship: drop {flag} or --lm")
+    if not (kw["lm"] or kw["loco"] or kw.get("kinship")):
+        raise InputError(
+            "--kinship is required (or --loco to build per-chromosome kinships from --bfile, "
+            "or --lm for plain linear regression)"
+        )
+
+
+def run_gwas(log, kw):
+    import itertools
+
+    from lmmlasso_cli.cli.null_runner import iter_phenotypes, load_inputs
+    from lmmlasso_cli.io.plink import GenotypeReader
+
+    _check(kw)
+    method = "ols" if kw["lm"] else "exact" if kw["exact"] else "fixed"
+    with_kinship = method != "ols" and not kw["loco"]
+    if kw["loco"] and kw.get("kinship"):
+        log.info(f"--loco: ignoring --kinship {kw['kinship']}; kinships come from --bfile")
+    kw = {**kw, "kinship": kw.get("kinship") if with_kinship else None}
+    data, kin = load_inputs(log, kw)
+    for note in data.snp_notes:
+        log.info(note)
+    log.info(f"test: {_describe(method, kw)}")
+    multi = len(data.pheno_names) > 1
+    fits = iter_phenotypes(log, kw, data, kin, fit_models=with_kinship, need_eig=with_kinship)
+    for _, group in itertools.groupby(fits, key=lambda pf: pf.group):
+        group = list(group)
+        reader = GenotypeReader(data.plink, group[0].fam_index, num_threads=kw["threads"])
+        if kw["loco"]:
+            results = _scan_loco(log, kw, data, reader, group, method)
+        else:
+            eig = group[0].eig
+            deltas = [pf.null.log_delta if eig is not None else None for pf in group]
+            results = _scan(log, kw, data, reader, group, eig, deltas, method, data.snp_index)
+        for pf, assoc in zip(group, results, strict=True):
+            _write(log, kw, data, pf, assoc, multi)
+
+
+def _describe(method, kw):
+    if method == "ols":
+        return "OLS (--lm): y = Cα + xβ + ε"
+    null = "REML" if kw.get("reml") else "ML"
+    where = "per-chromosome LOCO kinship" if kw["loco"] else kw["kinship"]
+    if method == "exact":
+        return f"LMM Wald test, δ re-estimated per SNP by REML (--exact); kinship {where}"
+    return f"LMM Wald test at the null model's δ ({null}); kinship {where}"
+
+
+def _scan(log, kw, data, reader, group, eig, log_deltas, method, snp_index, label=""):
+    """Scan ``snp_index`` for every phenotype of a group sharing ``eig``; log the drops."""
+    from lmmlasso_cli.cli.common import progress_bar
+    from lmmlasso_cli.gwas import prepare_scan, scan
+    from lmmlasso_cli.io.dataset import iter_standardized
+
+    models = [
+        prepare_scan(pf.pheno.values, pf.covariates, eig, log_delta)
+        for pf, log_delta in zip(group, log_deltas, strict=True)
+    ]
+    counts = {"all_missing": 0, "monomorphic": 0, "low_maf": 0}
+    names = ",".join(pf.pheno.name for pf in group)
+    stream = iter_standardized(reader, snp_index, kw["maf"], kw["block_size"])
+    with progress_bar(len(snp_index), f"gwas {names}{label}", kw["quiet"], unit="SNP") as bar:
+
+        def blocks():
+            for block in stream:
+                counts["all_missing"] += block.n_all_missing
+                counts["monomorphic"] += block.n_monomorphic
+                counts["low_maf"] += block.n_low_maf
+                yield block.snp_index, block.matrix, block.sds
+                bar.update(block.n_read)
+
+        results = scan(blocks(), eig, models, method, kw["log_delta_range"])
+    dropped = sum(counts.values())
+    log.info(
+        f"{names}{label}: {len(snp_index) - dropped} SNPs tested on {reader.n_samples} "
+        f"individuals; dropped {counts['monomorphic']} monomorphic, {counts['all_missing']} "
+        f"all-missing, {counts['low_maf']} with MAF < {kw['maf']}"
+    )
+    return results
+
+
+def _scan_loco(log, kw, data, reader, group, method):
+    """One kinship pass keeping per-chromosome parts; then per chromosome: K_-c, its
+    eigendecomposition, the null models and the scan of that chromosome's SNPs."""
+    import numpy as np
+
+    from lmmlasso_cli.cli.common import progress_bar
+    from lmmlasso_cli.cli.null_runner import _fit_one
+    from lmmlasso_cli.errors import InputError
+    from lmmlasso_cli.gwas import merge
+    from lmmlasso_cli.kinship import compute_kinship, leave_one_chromosome_out
+    from lmmlasso_cli.nullmodel import eigendecompose
+
+    plink, snp_index = data.plink, data.snp_index
+    with progress_bar(len(snp_index), "LOCO kinship", kw["quiet"], unit="SNP") as bar:
+        try:
+            kin = compute_kinship(
+                reader.blocks(snp_index, kw["block_size"]),
+                reader.n_samples,
+                maf_min=kw["maf"],
+                chrom=plink.chrom,
+                progress=bar.update,
+            )
+        except ValueError as exc:
+            raise InputError(f"{plink.bed_path}: {exc}") from None
+    chroms = list(dict.fromkeys(plink.chrom[snp_index]))
+    if len(kin.chrom_parts) < 2:
+        raise InputError(
+            f"{plink.prefix}.bim: --loco needs usable SNPs on at least two chromosomes, found "
+            f"{', '.join(kin.chrom_parts) or 'none'}; widen --chr or drop --loco"
+        )
+    log.info(
+        f"LOCO kinship: {kin.n_snps} SNPs on {len(kin.chrom_parts)} chromosomes over "
+        f"{reader.n_samples} individuals"
+    )
+    parts = [[] for _ in group]
+    for c in chroms:
+        eig = eigendecompose(leave_one_chromosome_out(kin, c))
+        n_other = kin.n_snps - kin.chrom_parts.get(c, (None, 0))[1]
+        log.info(f"chromosome {c}: kinship from the {n_other} SNPs of the other chromosomes")
+        log_deltas = [_fit_one(log, pf.pheno, eig, pf.covariates, kw).log_delta for pf in group]
+        here = snp_index[plink.chrom[snp_index] == c]
+        results = _scan(log, kw, data, reader, group, eig, log_deltas, method, here, f" chr{c}")
+        for k, assoc in enumerate(results):
+            parts[k].append(assoc)
+    del kin
+    merged = [merge(p) for p in parts]
+    assert all(np.all(np.diff(m.snp_index) > 0) for m in merged)
+    return merged
+
+
+def _write(log, kw, data, pf, assoc, multi):
+    import numpy as np
+
+    from lmmlasso_cli.gwas import genomic_control
+    from lmmlasso_cli.io.results import GENOME_WIDE, plot_manhattan, plot_qq, write_gwas
+
+    name = pf.pheno.name
+    prefix = kw["out"] + (f".{name}" if multi else "")
+    path = prefix + ".gwas.tsv" + (".gz" if kw["gz"] else "")
+    write_gwas(path, data.plink, assoc)
+    lam = genomic_control(assoc.t_stat)
+    p = assoc.p_value
+    n_nan = int(np.isnan(p).sum())
+    n_sig = int(np.sum(p < GENOME_WIDE))
+    n_bonf = int(np.sum(p < 0.05 / max(assoc.n_snps, 1)))
+    log.info(
+        f"{name}: wrote {path}: {assoc.n_snps} SNPs, n={assoc.n_samples}, df={assoc.df}; "
+        f"genomic-control λ = {lam:.4f}; {n_sig} with P < 5e-8, {n_bonf} below Bonferroni "
+        f"0.05/{assoc.n_snps}" + (f"; {n_nan} collinear with the covariates (NA)" if n_nan else "")
+    )
+    if assoc.method == "exact":
+        lo, hi = kw["log_delta_range"]
+        at_edge = int(np.sum((assoc.log_delta <= lo) | (assoc.log_delta >= hi)))
+        q = np.percentile(assoc.log_delta, [0, 50, 100]) if assoc.n_snps else [np.nan] * 3
+        log.info(
+            f"{name}: per-SNP REML log δ min {q[0]:.4f}, median {q[1]:.4f}, max {q[2]:.4f}; "
+            f"{at_edge} SNPs at the edge of --log-delta-range"
+        )
+    plink = data.plink
+    for j in np.argsort(np.where(np.isnan(p), np.inf, p), kind="stable")[:N_TOP_HITS]:
+        pos = assoc.snp_index[j]
+        log.info(
+            f"  {plink.snp[pos]} chr{plink.chrom[pos]}:{plink.bp[pos]} A1={plink.a1[pos]} "
+            f"BETA={assoc.beta[j]:+.4g} SE={assoc.se[j]:.3g} P={p[j]:.3g}"
+        )
+    if kw["plot"]:
+        pos = assoc.snp_index
+        title = f"{name}: {_short(assoc.method, kw)}, n={assoc.n_samples}"
+        plot_manhattan(prefix + ".manhattan.png", plink.chrom[pos], plink.bp[pos], p, title)
+        plot_qq(prefix + ".qq.png", p, lam, title)
+        log.info(f"{name}: wrote {prefix}.manhattan.png and {prefix}.qq.png")
+
+
+def _short(method, kw):
+    label = {"ols": "OLS", "exact": "LMM, per-SNP δ", "fixed": "LMM, null δ"}[method]
+    return label + (", LOCO" if kw["loco"] else "")

@@ -1,0 +1,325 @@
+"""`lmmlasso stability`: selection frequencies over subsamples, each one a full LMM-Lasso training.
+
+Also home of `parallel_map`, the process pool shared with `lmmlasso cv`: spawned workers with
+one BLAS thread each, fed memory-mapped copies of the data (io.stability_file).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections import Counter
+
+import click
+
+from lmmlasso_cli.cli.common import (
+    covar_options,
+    pheno_options,
+    progress_bar,
+    run_command,
+    run_options,
+    sample_options,
+    snp_options,
+)
+from lmmlasso_cli.cli.fit import with_lasso_options
+from lmmlasso_cli.cli.fit_null import with_null_search
+from lmmlasso_cli.errors import ConvergenceError, InputError
+
+BLAS_ENV = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS")
+MAX_LISTED = 50  # SNPs at or above the threshold listed in the log
+_WORKER_LIMITS = None  # the threadpoolctl limiter of a worker process, kept alive
+
+
+def available_cores() -> int:
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
+
+
+def _init_worker() -> None:
+    """Worker start-up: one BLAS/OpenMP thread, for libraries loaded now or later."""
+    global _WORKER_LIMITS
+    for name in BLAS_ENV:
+        os.environ[name] = "1"
+    import numpy  # noqa: F401  (load the BLAS libraries before limiting them)
+    import scipy.linalg  # noqa: F401
+    from threadpoolctl import threadpool_limits
+
+    _WORKER_LIMITS = threadpool_limits(limits=1)
+
+
+def blas_threads(_=None) -> list[int]:
+    """The distinct thread counts of the BLAS/OpenMP libraries loaded in this process."""
+    from threadpoolctl import threadpool_info
+
+    return sorted({lib["num_threads"] for lib in threadpool_info()})
+
+
+@contextlib.contextmanager
+def parallel_map(data, n_tasks: int, threads: int | None, log=None):
+    """Yield (map_fn, data_for_tasks): the builtin map with one BLAS thread, or, for more than
+    one worker, a spawned process pool's map over memory-mapped data. Either way every task runs
+    with one BLAS thread, so results do not depend on --threads."""
+    from threadpoolctl import threadpool_limits
+
+    workers = min(threads or available_cores(), n_tasks)
+    if workers <= 1:
+        with threadpool_limits(limits=1):
+            yield map, data
+        return
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    from lmmlasso_cli.io.stability_file import shared_training_data
+
+    with shared_training_data(data) as shared:
+        pool = ProcessPoolExecutor(
+            max_workers=workers,
+            mp_context=multiprocessing.get_context("spawn"),
+            initializer=_init_worker,
+        )
+        try:
+            if log is not None:
+                seen = sorted(
+                    {n for counts in pool.map(blas_threads, range(workers)) for n in counts}
+                )
+                log.info(f"{workers} worker processes; BLAS threads per worker: {seen}")
+            yield pool.map, shared
+        finally:
+            pool.shutdown(wait=True, cancel_futures=True)
+
+
+def training_settings(kw):
+    from lmmlasso_cli.selection.folds import TrainingSettings
+
+    return TrainingSettings(
+        transform=kw["transform"],
+        reml=kw["reml"],
+        n_grid=kw["n_grid"],
+        log_delta_range=tuple(kw["log_delta_range"]),
+        l1_ratio=kw["l1_ratio"],
+        tol=kw["tol"],
+        max_epochs=kw["max_epochs"],
+    )
+
+
+def log_messages(log, messages, noun: str) -> None:
+    """One warning per distinct message ("fold 3: text"), with how many folds/replicates
+    raised it."""
+    counts = Counter(m.split(": ", 1)[-1] for m in messages)
+    for text, count in counts.items():
+        log.warning(f"{count} {noun}(s): {text}")
+
+
+def rep_range(ctx, param, value):
+    if value is None:
+        return None
+    try:
+        start, stop = (int(v) for v in value.split(":"))
+    except ValueError:
+        raise click.BadParameter("expected A:B, e.g. 0:50 (replicates A to B-1)") from None
+    return range(start, stop)
+
+
+def _run(log, kw):
+    import numpy as np
+
+    from lmmlasso_cli.cli.fit_runner import read_genotypes
+    from lmmlasso_cli.cli.null_runner import iter_phenotypes, load_inputs
+    from lmmlasso_cli.io.stability_file import SnpLabels, run_record, save_stability
+    from lmmlasso_cli.selection.folds import TrainingData
+    from lmmlasso_cli.selection.stability import (
+        SelectionMode,
+        StabilityPlan,
+        check_reps,
+        run_stability,
+    )
+
+    chosen = [k for k in ("mu", "n_active") if kw.get(k) is not None]
+    if len(chosen) != 1 or kw["shards"] or not (kw.get("bfile") and kw.get("kinship")):
+        raise InputError(
+            "stability needs --bfile, --kinship and exactly one of --mu or --n-active "
+            "(or --merge SHARD.stability.npz ... to combine shards)"
+        )
+    mode = SelectionMode(chosen[0], kw[chosen[0]])
+    plan = StabilityPlan(kw["seed"], kw["n_reps"], kw["fraction"], mode, training_settings(kw))
+    reps = kw["reps"] or range(kw["n_reps"])
+    check_reps(reps, kw["n_reps"])
+    data, kin = load_inputs(log, kw)
+    multi = len(data.pheno_names) > 1
+    cached = (None, None)
+    for pf in iter_phenotypes(log, kw, data, kin, fit_models=False, need_eig=False):
+        if cached[0] != pf.group:
+            cached = (pf.group, read_genotypes(log, kw, data, pf.fam_index, kw["quiet"])[1])
+        geno = cached[1]
+        n_samples, n_snps = geno.matrix.shape
+        if mode.kind == "n_active" and mode.value > n_snps:
+            raise InputError(f"--n-active {mode.value} exceeds the {n_snps} analysed SNPs")
+        training = TrainingData(
+            geno.matrix, pf.pheno.raw, pf.covariates, kin.submatrix(pf.fid, pf.iid)
+        )
+        pos = geno.snp_index
+        plink = data.plink
+        snps = SnpLabels(plink.chrom[pos], plink.snp[pos], plink.bp[pos], plink.a1[pos])
+        run = run_record(pf.pheno.name, pf.fid, pf.iid, snps, training, plan, data.covariate_names)
+        log.info(
+            f"{pf.pheno.name}: replicates {reps.start}:{reps.stop} of {plan.n_reps}, "
+            f"{run['n_subsample']} of {n_samples} individuals each, {mode.kind}={run['value']}"
+        )
+        with parallel_map(training, len(reps), kw["threads"], log) as (map_fn, shared):
+            with progress_bar(len(reps), "stability replicates", kw["quiet"], unit="rep") as bar:
+                runs = run_stability(shared, plan, reps, map_fn, lambda i: bar.update(1))
+        log_messages(log, runs.messages, "replicate")
+        n_bad = int((~runs.converged).sum())
+        if n_bad and kw["on_nonconvergence"] == "error":
+            raise ConvergenceError(
+                f"the Lasso did not converge in {n_bad} of {runs.n_run} replicates; raise "
+                f"--max-epochs or loosen --tol, or use --on-nonconvergence warn"
+            )
+        prefix = kw["out"] + (f".{pf.pheno.name}" if multi else "")
+        params = {k: v for k, v in kw.items() if k not in ("quiet", "debug", "shards")}
+        log.info(
+            f"{pf.pheno.name}: log δ over replicates {np.min(runs.log_delta):.3f} to "
+            f"{np.max(runs.log_delta):.3f}; {n_bad} fit(s) not converged"
+        )
+        save_stability(prefix + ".stability.npz", run, params, pf.fid, pf.iid, snps, runs)
+        _report(log, prefix, snps, run, runs, kw["threshold"])
+
+
+def _merge(log, kw):
+    from lmmlasso_cli.io.stability_file import check_mergeable, load_stability, save_stability
+    from lmmlasso_cli.selection.stability import combine_runs
+
+    if not kw["shards"]:
+        raise InputError("--merge needs the shard files: --merge a.stability.npz b.stability.npz")
+    shards = [load_stability(path) for path in kw["shards"]]
+    check_mergeable(shards)
+    runs = combine_runs([s.runs for s in shards])
+    first = shards[0]
+    log.info(f"merged {len(shards)} shard(s): {runs.n_run} of {first.run['n_reps']} replicates")
+    if runs.n_run < first.run["n_reps"]:
+        log.warning(
+            f"only {runs.n_run} of {first.run['n_reps']} replicates are present; the "
+            f"frequencies are over those"
+        )
+    params = {"merge": list(kw["shards"]), "threshold": kw["threshold"]}
+    save_stability(
+        kw["out"] + ".stability.npz", first.run, params, first.fid, first.iid, first.snps, runs
+    )
+    _report(log, kw["out"], first.snps, first.run, runs, kw["threshold"])
+
+
+def _report(log, prefix, snps, run, runs, threshold):
+    from lmmlasso_cli.io.stability_file import write_stability_table
+    from lmmlasso_cli.selection.stability import summarize_stability
+
+    summary = summarize_stability(runs, threshold)
+    write_stability_table(prefix + ".stability.tsv", snps, run, runs, summary)
+    log.info(
+        f"{run['pheno']}: {runs.n_run} replicates, {summary.mean_selected:.4g} SNPs selected "
+        f"per replicate on average (q), {runs.n_snps} SNPs (p)"
+    )
+    log.info(
+        f"Meinshausen-Bühlmann: E[false selections among SNPs with FREQ >= {threshold:g}] <= "
+        f"q²/((2·{threshold:g}−1)·p) = {summary.bound:.4g}; {len(summary.stable)} SNP(s) at "
+        f"or above the threshold"
+    )
+    for j in summary.stable[:MAX_LISTED]:
+        log.info(
+            f"  {snps.snp[j]} chr{snps.chrom[j]}:{snps.bp[j]} FREQ={summary.frequencies[j]:.3f}"
+        )
+    if len(summary.stable) > MAX_LISTED:
+        log.info(f"  ... and {len(summary.stable) - MAX_LISTED} more in {prefix}.stability.tsv")
+    log.info(f"wrote {prefix}.stability.tsv and {prefix}.stability.npz")
+
+
+@click.command("stability")
+@click.option(
+    "--bfile",
+    metavar="PREFIX",
+    help="PLINK 1 binary set PREFIX.bed/.bim/.fam "
+    "(counts A1, .bim column 5). Required unless --merge.",
+)
+@click.option(
+    "--kinship",
+    metavar="FILE",
+    help="PREFIX.kinship.npz from `lmmlasso kinship` or a "
+    "GCTA GRM (PREFIX.grm.bin). Required unless --merge.",
+)
+@pheno_options
+@covar_options
+@sample_options
+@snp_options
+@with_null_search
+@click.option(
+    "--mu",
+    type=click.FloatRange(0, min_open=True),
+    help="Fixed μ in every replicate (absolute, not per sample: a subsample of half "
+    "the individuals selects fewer SNPs than the full data at the same μ).",
+)
+@click.option(
+    "--n-active",
+    type=click.IntRange(1),
+    help="Select this many SNPs in every replicate (the paper's choice).",
+)
+@click.option(
+    "--n-reps",
+    type=click.IntRange(1),
+    default=100,
+    show_default=True,
+    help="Replicates in the whole run.",
+)
+@click.option(
+    "--fraction",
+    type=click.FloatRange(0, 1, min_open=True),
+    default=0.5,
+    show_default=True,
+    help="Each replicate fits ceil(fraction·n) individuals drawn without replacement.",
+)
+@click.option(
+    "--reps",
+    callback=rep_range,
+    metavar="A:B",
+    help="Run only replicates A..B-1 of --n-reps (a shard for a cluster job; "
+    "combine shards with --merge).  [default: 0:n-reps]",
+)
+@click.option(
+    "--seed",
+    type=int,
+    default=0,
+    show_default=True,
+    help="Replicate i draws from SeedSequence(seed).spawn(n_reps)[i].",
+)
+@click.option(
+    "--threshold",
+    type=click.FloatRange(0.5, 1, min_open=True),
+    default=0.6,
+    show_default=True,
+    help="FREQ threshold π of the Meinshausen-Bühlmann bound "
+    "E[V] <= q²/((2π−1)p) reported in the log and the TSV header.",
+)
+@click.option(
+    "--merge",
+    is_flag=True,
+    help="Combine shard files SHARDS (PREFIX.stability.npz of one run with disjoint "
+    "--reps) into --out, as a single run would have written them.",
+)
+@click.argument("shards", nargs=-1, metavar="[SHARDS]...")
+@with_lasso_options
+@run_options
+@run_command
+def stability(log, **kw):
+    """Stability selection (Meinshausen & Bühlmann 2010) as in LMM-Lasso (Rakitsch et al. 2013).
+
+    Each of --n-reps replicates draws --fraction of the individuals without replacement and
+    refits everything on them: the phenotype transform, the null model (eigendecomposition of
+    the subsample's kinship, δ search) and the Lasso at --mu or at --n-active SNPs. FREQ is the
+    fraction of replicates selecting a SNP. Writes PREFIX.stability.tsv (CHR SNP BP A1 FREQ, by
+    decreasing FREQ, the bound in the header) and PREFIX.stability.npz (per-replicate
+    selections, log δ, μ and active counts). --threads N runs replicates in N worker processes
+    with one BLAS thread each; results are identical for any N.
+    """
+    if kw["merge"]:
+        _merge(log, kw)
+    else:
+        _run(log, kw)

@@ -1,0 +1,501 @@
+"""Univariate association scans: LMM Wald tests at the null model's δ or at a per-SNP δ, and OLS.
+
+Model for SNP j, with C the (n, c) covariates (intercept included) and x the SNP:
+
+    y = Cα + xβ + u + ε,   u ~ N(0, σg² K),   ε ~ N(0, σe² I),   δ = σe²/σg²,
+
+so y ~ N(Cα + xβ, σg² V), V = K + δI. With K = U diag(S) Uᵀ, write a* = Uᵀa for a vector or
+matrix a, D = diag((S + δ)^-1/2), Q an orthonormal basis of D C* and P = I − QQᵀ (projecting
+the covariates out, Frisch–Waugh–Lovell). Then with ỹ = P D y* and x̃ = P D x*:
+
+    β̂ = x̃ᵀỹ / x̃ᵀx̃,   RSS = ỹᵀỹ − β̂² x̃ᵀx̃,   σ̂² = RSS / (n − c − 1),
+    SE = sqrt(σ̂² / x̃ᵀx̃),   T = β̂ / SE,   P = 2 · t_{n−c−1}.sf(|T|),
+
+which is the GLS estimate under V and its Wald t-test (the F(1, n − c − 1) test of GEMMA is T²).
+δ comes from:
+
+- ``fixed`` (EMMAX, FaST-LMM): the null model's δ, for every SNP. A block of SNPs is rotated
+  with one matrix product UᵀX and tested for every phenotype that shares U;
+- ``exact`` (GEMMA ``-lmm 1``): per SNP, the REML estimate with C and x as fixed effects. With
+  W = [C, x], w_i = 1/(S_i + δ) and m = n − c − 1,
+
+      −2 log L_R(δ) = m log(2π RSS/m) + Σ log(S_i + δ) + log|W*ᵀ diag(w) W*| − log|WᵀW| + m,
+
+  minimized over log δ within the search range (the null model's ``log_delta_range``): the
+  criterion of every SNP of a block is evaluated on `EXACT_N_GRID` + 1 points of the range with
+  matrix products, then Brent's method (a numba kernel, one pass over the n samples per
+  evaluation) refines each SNP's optimum within the two grid intervals around its best grid
+  point, to `EXACT_XTOL` in log δ;
+- ``ols`` (``--lm``): U = I and D = I (δ → ∞), ordinary least squares with the same covariates.
+
+The tests are invariant to rescaling x, so SNPs come standardized (mean 0, sd 1, missing calls at
+the mean); the effect per copy of A1 is β̂_std / sd, and so is its SE.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+
+import numpy as np
+from numba import njit
+from scipy import special, stats
+
+from lmmlasso_cli.nullmodel import KinshipEigen
+
+METHODS = ("fixed", "exact", "ols")
+EXACT_N_GRID = 20  # grid intervals of log δ for the per-SNP REML search
+EXACT_XTOL = 1e-6  # absolute tolerance in log δ of the per-SNP Brent search
+COLLINEAR_TOL = 1e-10  # x̃ᵀx̃ below this fraction of ‖D x*‖² marks x as collinear with C
+EXACT_SUBBLOCK = 1024  # SNPs whose grid is evaluated together (memory: a few n × 1024 arrays)
+CHI2_1_MEDIAN = float(stats.chi2.ppf(0.5, 1))  # 0.454936...
+
+
+@dataclass(frozen=True)
+class ScanModel:
+    """One phenotype prepared for SNP tests: rotated data and the whitened, projected phenotype.
+
+    For OLS, ``eigvals`` is None, the rotation is the identity and ``log_delta`` is +inf.
+    """
+
+    eigvals: np.ndarray | None  # (n,) S
+    uy: np.ndarray  # (n,) y* = Uᵀy
+    uc: np.ndarray  # (n, c) C* = UᵀC
+    log_delta: float  # δ of the fixed-δ test (the null model's)
+    weights: np.ndarray  # (n,) diagonal of D = (S + δ)^-1/2 (ones for OLS)
+    basis: np.ndarray  # (n, c) Q, orthonormal basis of D C*
+    y_tilde: np.ndarray  # (n,) ỹ = P D y*
+
+    @property
+    def n_samples(self) -> int:
+        return len(self.uy)
+
+    @property
+    def n_covariates(self) -> int:
+        return self.uc.shape[1]
+
+    @property
+    def df(self) -> int:
+        return self.n_samples - self.n_covariates - 1
+
+
+@dataclass(frozen=True)
+class SnpTests:
+    """Wald tests of one phenotype on a block of SNPs, standardized scale (arrays (n_snps,))."""
+
+    beta: np.ndarray  # β̂ per sd of the SNP; NaN where x is collinear with the covariates
+    se: np.ndarray
+    t_stat: np.ndarray
+    p_value: np.ndarray
+    log_delta: np.ndarray  # δ used per SNP (the null's unless exact; +inf for OLS)
+
+
+@dataclass(frozen=True)
+class Association:
+    """A finished scan of one phenotype (arrays (n_snps,), in the order the SNPs came)."""
+
+    method: str  # "fixed", "exact" or "ols"
+    snp_index: np.ndarray  # positions in the .bim
+    beta: np.ndarray  # per copy of A1
+    se: np.ndarray  # per copy of A1
+    beta_std: np.ndarray  # per sd of the SNP
+    t_stat: np.ndarray
+    p_value: np.ndarray
+    log_delta: np.ndarray
+    n_samples: int
+    df: int
+
+    @property
+    def n_snps(self) -> int:
+        return len(self.snp_index)
+
+
+def prepare_scan(
+    y: np.ndarray,
+    covariates: np.ndarray,
+    eig: KinshipEigen | None = None,
+    log_delta: float | None = None,
+) -> ScanModel:
+    """Rotate y and C by Uᵀ and whiten them at δ = exp(log_delta); OLS when ``eig`` is None."""
+    y = np.asarray(y, dtype=np.float64)
+    C = np.asarray(covariates, dtype=np.float64).reshape(len(y), -1)
+    n, c = C.shape
+    if n <= c + 1:
+        raise ValueError(f"{n} samples cannot test a SNP with {c} covariates")
+    if eig is None:
+        eigvals, uy, uc, log_delta, weights = None, y.copy(), C.copy(), np.inf, np.ones(n)
+    else:
+        if log_delta is None or not np.isfinite(log_delta):
+            raise ValueError("an LMM scan needs the finite log δ of the null model")
+        if eig.n_samples != n:
+            raise ValueError("y and the eigendecomposition must have the same samples")
+        eigvals, uy, uc = eig.eigvals, eig.eigvecs.T @ y, eig.eigvecs.T @ C
+        weights = 1.0 / np.sqrt(eigvals + np.exp(log_delta))
+    if c:
+        basis, _ = np.linalg.qr(uc * weights[:, None])
+    else:
+        basis = np.zeros((n, 0))
+    wy = uy * weights
+    y_tilde = wy - basis @ (basis.T @ wy)
+    return ScanModel(eigvals, uy, uc, float(log_delta), weights, basis, y_tilde)
+
+
+def rotate(eig: KinshipEigen | None, Z: np.ndarray) -> np.ndarray:
+    """Z* = UᵀZ for a block of SNPs (one matrix product, Fortran order); Z itself for OLS."""
+    return Z if eig is None else (Z.T @ eig.eigvecs).T
+
+
+def _wald(xx, xy, yy, df, scale):
+    """Wald statistics from x̃ᵀx̃, x̃ᵀỹ, ỹᵀỹ; NaN where x̃ᵀx̃ ≤ COLLINEAR_TOL · scale."""
+    ok = xx > COLLINEAR_TOL * scale
+    xx = np.where(ok, xx, 1.0)
+    beta = xy / xx
+    rss = np.maximum(yy - beta * xy, 0.0)
+    se = np.sqrt(rss / df / xx)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        t = beta / se
+    p = 2.0 * special.stdtr(df, -np.abs(t))
+    nan = np.where(ok, 1.0, np.nan)
+    return beta * nan, se * nan, t * nan, p * nan
+
+
+def wald_fixed(model: ScanModel, rotated: np.ndarray) -> SnpTests:
+    """Wald tests at the model's fixed δ for a rotated block Z* (n, b) (module docstring)."""
+    x = rotated * model.weights[:, None]
+    scale = np.einsum("ij,ij->j", x, x)
+    if model.n_covariates:
+        x = x - model.basis @ (model.basis.T @ x)
+    xx = np.einsum("ij,ij->j", x, x)
+    xy = model.y_tilde @ x
+    yy = float(model.y_tilde @ model.y_tilde)
+    beta, se, t, p = _wald(xx, xy, yy, model.df, scale)
+    return SnpTests(beta, se, t, p, np.full(len(beta), model.log_delta))
+
+
+class _RemlProfile:
+    """REML criterion of each SNP of a rotated block on a common log δ grid (matrix products).
+
+    The criterion is −2 log L_R(δ) without the constants −log|WᵀW| + m (1 + log 2π).
+    """
+
+    def __init__(self, model: ScanModel, X: np.ndarray):
+        self.model = model
+        self.X = X
+
+    def on_grid(self, grid: np.ndarray) -> np.ndarray:
+        """Criterion (len(grid), n_snps): every weighted sum is one product with (n, G) weights."""
+        model, X = self.model, self.X
+        S, uy, uc = model.eigvals, model.uy, model.uc
+        n, c = uc.shape
+        m = model.df
+        h = S[:, None] + np.exp(grid)[None, :]  # (n, G)
+        w = 1.0 / h
+        xx = ((X * X).T @ w).T  # (G, b)
+        xy = ((X * uy[:, None]).T @ w).T
+        yy = (uy**2 @ w)[:, None]  # (G, 1)
+        logdets = np.log(h).sum(axis=0)[:, None]  # (G, 1)
+        if c:
+            e = np.stack([((X * uc[:, [k]]).T @ w).T for k in range(c)], axis=2)  # (G, b, c)
+            yc = (uc * uy[:, None]).T @ w  # (c, G)
+            cc = (uc[:, :, None] * uc[:, None, :]).reshape(n, c * c).T @ w  # (c*c, G)
+            a = cc.T.reshape(-1, c, c)  # (G, c, c)
+            chol = np.linalg.cholesky(a)
+            ze = np.linalg.solve(chol[:, None], e[..., None])[..., 0]  # L⁻¹e, (G, b, c)
+            zy = np.linalg.solve(chol, yc.T[..., None])[..., 0]  # L⁻¹yc, (G, c)
+            xx = xx - np.einsum("gbk,gbk->gb", ze, ze)
+            xy = xy - np.einsum("gbk,gk->gb", ze, zy)
+            yy = yy - np.einsum("gk,gk->g", zy, zy)[:, None]
+            logdets = (
+                logdets + 2.0 * np.log(np.diagonal(chol, axis1=1, axis2=2)).sum(axis=1)[:, None]
+            )
+        with np.errstate(divide="ignore", invalid="ignore"):
+            rss = yy - xy**2 / xx
+            value = m * np.log(rss / m) + logdets + np.log(xx)
+        return np.where(np.isfinite(value), value, np.inf)
+
+
+def wald_exact(
+    model: ScanModel,
+    rotated: np.ndarray,
+    log_delta_range: tuple[float, float] = (-5.0, 5.0),
+    n_grid: int = EXACT_N_GRID,
+    xtol: float = EXACT_XTOL,
+) -> SnpTests:
+    """Wald tests at each SNP's own REML δ (GEMMA ``-lmm 1``), see the module docstring.
+
+    The criterion is evaluated for all SNPs on ``n_grid`` + 1 points of ``log_delta_range``;
+    each SNP's optimum is then refined by Brent's method (numba kernel) in the two grid
+    intervals around its best grid point, to ``xtol`` in log δ. A SNP whose optimum lies on the
+    boundary of the range keeps the boundary value.
+    """
+    if model.eigvals is None:
+        raise ValueError("the exact test needs a kinship eigendecomposition")
+    grid = np.linspace(log_delta_range[0], log_delta_range[1], n_grid + 1)
+    S, uy, ucT = model.eigvals, model.uy, np.ascontiguousarray(model.uc.T)
+    out = []
+    for start in range(0, rotated.shape[1], EXACT_SUBBLOCK):
+        X = np.asfortranarray(rotated[:, start : start + EXACT_SUBBLOCK])
+        b = X.shape[1]
+        values = _RemlProfile(model, X).on_grid(grid)
+        best = np.argmin(values, axis=0)
+        lo = grid[np.maximum(best - 1, 0)]
+        hi = grid[np.minimum(best + 1, n_grid)]
+        log_delta, fmin = np.empty(b), np.empty(b)
+        _exact_search(S, uy, ucT, X, lo, hi, xtol, model.df, log_delta, fmin)
+        keep_grid = values[best, np.arange(b)] < fmin
+        log_delta = np.where(keep_grid, grid[best], log_delta)
+        sums = np.empty((b, 4))
+        _exact_sums(S, uy, ucT, X, log_delta, sums)
+        scale, xx, xy, yy = sums.T
+        beta, se, t, p = _wald(xx, xy, yy, model.df, scale)
+        out.append(SnpTests(beta, se, t, p, log_delta))
+    fields = SnpTests.__annotations__
+    return SnpTests(*(np.concatenate([getattr(o, f) for o in out]) for f in fields))
+
+
+def scan(
+    blocks: Iterable[tuple[np.ndarray, np.ndarray, np.ndarray]],
+    eig: KinshipEigen | None,
+    models: list[ScanModel],
+    method: str = "fixed",
+    log_delta_range: tuple[float, float] = (-5.0, 5.0),
+    progress: Callable[[int], None] | None = None,
+) -> list[Association]:
+    """Test every SNP of ``blocks`` for every model (phenotype) sharing ``eig``.
+
+    ``blocks`` yields ``(snp_index, Z, sds)``: .bim positions, the standardized block (n, b) and
+    the SNPs' sds. Each block is rotated once. Returns one `Association` per model.
+    """
+    if method not in METHODS:
+        raise ValueError(f"method must be one of {METHODS}, got {method!r}")
+    if (method == "ols") != (eig is None):
+        raise ValueError("method 'ols' goes with eig=None and only it")
+    parts: list[list] = [[] for _ in models]
+    index_parts, sd_parts = [], []
+    for snp_index, Z, sds in blocks:
+        if Z.shape[1]:
+            rotated = rotate(eig, Z)
+            for k, model in enumerate(models):
+                if method == "exact":
+                    parts[k].append(wald_exact(model, rotated, log_delta_range))
+                else:
+                    parts[k].append(wald_fixed(model, rotated))
+            index_parts.append(np.asarray(snp_index))
+            sd_parts.append(np.asarray(sds, dtype=np.float64))
+        if progress is not None:
+            progress(len(snp_index))
+    snp_index = np.concatenate(index_parts) if index_parts else np.zeros(0, dtype=np.int64)
+    sds = np.concatenate(sd_parts) if sd_parts else np.zeros(0)
+    results = []
+    for model, tests in zip(models, parts, strict=True):
+        cat = {
+            f: np.concatenate([getattr(t, f) for t in tests]) if tests else np.zeros(0)
+            for f in SnpTests.__annotations__
+        }
+        results.append(
+            Association(
+                method=method,
+                snp_index=snp_index,
+                beta=cat["beta"] / sds,
+                se=cat["se"] / sds,
+                beta_std=cat["beta"],
+                t_stat=cat["t_stat"],
+                p_value=cat["p_value"],
+                log_delta=cat["log_delta"],
+                n_samples=model.n_samples,
+                df=model.df,
+            )
+        )
+    return results
+
+
+def merge(parts: list[Association]) -> Association:
+    """Concatenate scans of one phenotype (e.g. one per chromosome) in .bim order."""
+    if len(parts) == 1:
+        return parts[0]
+    order = np.argsort(np.concatenate([p.snp_index for p in parts]), kind="stable")
+    fields = ("snp_index", "beta", "se", "beta_std", "t_stat", "p_value", "log_delta")
+    cat = {f: np.concatenate([getattr(p, f) for p in parts])[order] for f in fields}
+    return Association(method=parts[0].method, n_samples=parts[0].n_samples, df=parts[0].df, **cat)
+
+
+def genomic_control(t_stat: np.ndarray) -> float:
+    """λ_GC = median(T²) / median of χ²(1) (0.454936), over the finite statistics."""
+    t = np.asarray(t_stat)
+    t = t[np.isfinite(t)]
+    return float(np.median(t**2) / CHI2_1_MEDIAN) if len(t) else float("nan")
+
+
+# ---------------------------------------------------------------------------------------------
+# numba kernels of the exact test: one pass over the n samples per evaluation, no BLAS calls
+
+
+_FASTMATH = {"reassoc", "contract"}  # SIMD reductions and fused multiply-add; NaN/inf kept
+LOG_CHUNK = 8  # factors S_i + δ multiplied before one log is taken
+
+
+@njit(cache=True, fastmath=_FASTMATH)
+def _weights(S, log_delta, w):
+    """Fill w = 1/(S + δ) and return Σ log(S_i + δ) (one log per LOG_CHUNK factors)."""
+    n = S.shape[0]
+    delta = np.exp(log_delta)
+    logh = 0.0
+    for start in range(0, n, LOG_CHUNK):
+        prod = 1.0
+        for i in range(start, min(start + LOG_CHUNK, n)):
+            h = S[i] + delta
+            w[i] = 1.0 / h
+            prod *= h
+        logh += np.log(prod)
+    return logh
+
+
+@njit(cache=True, fastmath=_FASTMATH)
+def _wdot(a, b, w):
+    acc = 0.0
+    for i in range(a.shape[0]):
+        acc += a[i] * b[i] * w[i]
+    return acc
+
+
+@njit(cache=True)
+def _projected_sums(S, uy, ucT, X, j, log_delta, w, cc, zx, zy):
+    """Sums with w = 1/(S + δ) for SNP j (column of X), covariates projected out.
+
+    Returns (x*ᵀwx*, xx, xy, yy, log|C*ᵀwC*| + Σ log(S + δ)), where xx, xy, yy are the
+    covariate-projected sums (Schur complement with the Cholesky factor of C*ᵀwC*, which
+    overwrites cc). ``ucT`` is C*ᵀ (c, n); w (n,), cc (c, c), zx, zy (c,) are scratch.
+    """
+    c = ucT.shape[0]
+    logdet = _weights(S, log_delta, w)
+    x = X[:, j]
+    raw = _wdot(x, x, w)
+    xx = raw
+    xy = _wdot(x, uy, w)
+    yy = _wdot(uy, uy, w)
+    for k in range(c):
+        zx[k] = _wdot(ucT[k], x, w)
+        zy[k] = _wdot(ucT[k], uy, w)
+        for m in range(k + 1):
+            cc[k, m] = _wdot(ucT[k], ucT[m], w)
+    for k in range(c):  # in place: cc = L Lᵀ (lower), then z = L⁻¹(C*ᵀwx*), L⁻¹(C*ᵀwy*)
+        for m in range(k):
+            cc[k, k] -= cc[k, m] * cc[k, m]
+        d = np.sqrt(cc[k, k])
+        cc[k, k] = d
+        logdet += 2.0 * np.log(d)
+        for r in range(k + 1, c):
+            for m in range(k):
+                cc[r, k] -= cc[r, m] * cc[k, m]
+            cc[r, k] /= d
+        for m in range(k):
+            zx[k] -= cc[k, m] * zx[m]
+            zy[k] -= cc[k, m] * zy[m]
+        zx[k] /= d
+        zy[k] /= d
+        xx -= zx[k] * zx[k]
+        xy -= zx[k] * zy[k]
+        yy -= zy[k] * zy[k]
+    return raw, xx, xy, yy, logdet
+
+
+@njit(cache=True)
+def _criterion(S, uy, ucT, X, j, log_delta, df, w, cc, zx, zy):
+    """−2 log L_R(δ) of SNP j without its constants (see `_RemlProfile`)."""
+    _, xx, xy, yy, logdet = _projected_sums(S, uy, ucT, X, j, log_delta, w, cc, zx, zy)
+    if not xx > 0.0:
+        return np.inf
+    rss = yy - xy * xy / xx
+    if not rss > 0.0:
+        return np.inf
+    return df * np.log(rss / df) + logdet + np.log(xx)
+
+
+@njit(cache=True)
+def _exact_search(S, uy, ucT, X, lo, hi, xtol, df, out_x, out_f):
+    """Brent's bounded minimization (as scipy's ``fminbound``) of each SNP's criterion over
+    [lo_j, hi_j]; stops when the bracket is below 2·(xtol/3 + √ε·|x|)."""
+    c = ucT.shape[0]
+    w = np.empty(S.shape[0])
+    cc = np.empty((c, c))
+    zx = np.empty(c)
+    zy = np.empty(c)
+    sqrt_eps = np.sqrt(2.2e-16)
+    golden_mean = 0.5 * (3.0 - np.sqrt(5.0))
+    for j in range(X.shape[1]):
+        a, b = lo[j], hi[j]
+        fulc = a + golden_mean * (b - a)
+        nfc = xf = fulc
+        rat = e = 0.0
+        fx = _criterion(S, uy, ucT, X, j, xf, df, w, cc, zx, zy)
+        ffulc = fnfc = fx
+        xm = 0.5 * (a + b)
+        tol1 = sqrt_eps * abs(xf) + xtol / 3.0
+        tol2 = 2.0 * tol1
+        for _ in range(500):
+            if abs(xf - xm) <= tol2 - 0.5 * (b - a):
+                break
+            golden = True
+            if abs(e) > tol1:  # try a parabolic step
+                golden = False
+                r = (xf - nfc) * (fx - ffulc)
+                q = (xf - fulc) * (fx - fnfc)
+                p = (xf - fulc) * q - (xf - nfc) * r
+                q = 2.0 * (q - r)
+                if q > 0.0:
+                    p = -p
+                q = abs(q)
+                r = e
+                e = rat
+                if abs(p) < abs(0.5 * q * r) and p > q * (a - xf) and p < q * (b - xf):
+                    rat = p / q
+                    x = xf + rat
+                    if (x - a) < tol2 or (b - x) < tol2:
+                        rat = tol1 if xm >= xf else -tol1
+                else:
+                    golden = True
+            if golden:
+                e = (a - xf) if xf >= xm else (b - xf)
+                rat = golden_mean * e
+            step = max(abs(rat), tol1)
+            x = xf + step if rat >= 0.0 else xf - step
+            fu = _criterion(S, uy, ucT, X, j, x, df, w, cc, zx, zy)
+            if fu <= fx:
+                if x >= xf:
+                    a = xf
+                else:
+                    b = xf
+                fulc, ffulc = nfc, fnfc
+                nfc, fnfc = xf, fx
+                xf, fx = x, fu
+            else:
+                if x < xf:
+                    a = x
+                else:
+                    b = x
+                if fu <= fnfc or nfc == xf:
+                    fulc, ffulc = nfc, fnfc
+                    nfc, fnfc = x, fu
+                elif fu <= ffulc or fulc == xf or fulc == nfc:
+                    fulc, ffulc = x, fu
+            xm = 0.5 * (a + b)
+            tol1 = sqrt_eps * abs(xf) + xtol / 3.0
+            tol2 = 2.0 * tol1
+        out_x[j] = xf
+        out_f[j] = fx
+
+
+@njit(cache=True)
+def _exact_sums(S, uy, ucT, X, log_delta, out):
+    """Per SNP j at its own δ: out[j] = (x*ᵀwx*, xx, xy, yy), the last three projected."""
+    c = ucT.shape[0]
+    w = np.empty(S.shape[0])
+    cc = np.empty((c, c))
+    zx = np.empty(c)
+    zy = np.empty(c)
+    for j in range(X.shape[1]):
+        raw, xx, xy, yy, _ = _projected_sums(S, uy, ucT, X, j, log_delta[j], w, cc, zx, zy)
+        out[j, 0] = raw
+        out[j, 1] = xx
+        out[j, 2] = xy
+        out[j, 3] = yy
