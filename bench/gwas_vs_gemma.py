@@ -27,6 +27,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import subprocess
 import sys
 import time
@@ -465,8 +466,12 @@ def readme_body(r: dict) -> str:
         )
     lines += [
         "",
-        "Genomic control in our logs: "
-        + "; ".join(f"{k}: `{v.split(': ', 1)[-1]}`" for k, v in r["lambda_lines"].items()),
+        "Genomic-control λ in our logs: "
+        + ", ".join(
+            f"{k} {re.search(r'λ = ([0-9.]+)', v).group(1) if 'λ = ' in v else '?'}"
+            for k, v in r["lambda_lines"].items()
+        )
+        + ".",
         "",
         "### Commands",
         "",

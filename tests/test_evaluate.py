@@ -105,9 +105,11 @@ def small(tmp_path_factory):
                 "BETA_STD": [0.1, 0.5, -0.2, 0.05],
             }
         ).to_csv(handle, sep="\t", index=False)
-    pd.DataFrame({"SNP": ids, "FREQ": np.linspace(0, 1, 20)}).to_csv(
-        folder / "x.stability.tsv", sep="\t", index=False
-    )
+    with open(folder / "x.stability.tsv", "w") as handle:
+        handle.write("## replicates=50\n## threshold=0.6 n_at_or_above=8\n")
+        pd.DataFrame({"SNP": ids, "FREQ": np.linspace(0, 1, 20)}).to_csv(
+            handle, sep="\t", index=False
+        )
     return {"dir": folder, "p": p}
 
 
@@ -146,7 +148,10 @@ def test_cli_matches_sklearn_and_writes_curves(small, tmp_path):
         2, 0.5, 0.5
     ]  # fmt: skip
     assert table.loc["lasso", "PRECISION_SEL"] == pytest.approx(1 / 3)
-    assert np.isnan(table.loc["stab", "PRECISION_SEL"])
+    # FREQ = j/19 >= 0.6 (the header's threshold) selects rs12..rs19, among them rs14
+    assert table.loc["stab", ["N_SELECTED", "PRECISION_SEL", "RECALL_SEL"]].tolist() == [
+        8, 1 / 8, 0.5
+    ]  # fmt: skip
     assert (table.N_CAUSAL == 2).all() and (table.N_SNPS == 20).all()
     curves = pd.read_csv(f"{out}.curves.tsv", sep="\t")
     assert list(curves.columns[:5]) == ["METHOD", "THRESHOLD", "PRECISION", "RECALL", "FPR"]

@@ -76,9 +76,10 @@ def evaluate(log, **kw):
     recovered, FP = selected SNPs outside every locus.
 
     Writes PREFIX.eval.tsv (METHOD, AUC_PR = average precision, AUC_ROC, counts, and precision
-    and recall of the method's own selection: non-zero weights, SELECTED in a stability file,
-    Bonferroni P ≤ 0.05/#tested for a gwas file) and PREFIX.curves.tsv (METHOD THRESHOLD
-    PRECISION RECALL FPR TP FP, one row per distinct score).
+    and recall of the method's own selection: non-zero weights; FREQ ≥ the threshold in a
+    stability file's header, or its SELECTED column; Bonferroni P ≤ 0.05/#tested for a gwas
+    file) and PREFIX.curves.tsv (METHOD THRESHOLD PRECISION RECALL FPR TP FP, one row per
+    distinct score).
     """
     run_evaluate(log, kw)
 

@@ -128,12 +128,29 @@ def _comment_free(path: str) -> pd.DataFrame:
         raise InputError(f"{path}: not a readable TSV ({exc})") from None
 
 
+def _header_threshold(path: str) -> float | None:
+    """The ``threshold=π`` of a stability.tsv's ``##`` header lines, if any."""
+    import gzip
+    import re
+
+    opener = gzip.open if path.endswith(".gz") else open
+    with opener(path, "rt") as handle:
+        for line in handle:
+            if not line.startswith("##"):
+                break
+            match = re.search(r"\bthreshold=([0-9.eE+-]+)", line)
+            if match:
+                return float(match.group(1))
+    return None
+
+
 def read_result(path: str, mu_index: int | None = None) -> ResultScores:
     """Read a ``weights.tsv``, ``stability.tsv`` or ``gwas.tsv`` (format told by its columns).
 
     - weights (``SNP``, ``BETA_STD``): score |BETA_STD|, selection = the listed SNPs; in the long
       format of a path (``MU_INDEX``), the rows of ``mu_index`` (default: the last μ);
-    - stability (``SNP``, ``FREQ``): score FREQ, selection = ``SELECTED`` if present;
+    - stability (``SNP``, ``FREQ``): score FREQ, selection = ``SELECTED`` if present, else
+      FREQ ≥ the ``threshold=π`` of its ``##`` header (as `lmmlasso stability` writes it);
     - gwas (``ID`` or ``SNP``, ``P``; PLINK 2 .glm files too, their ``ADD`` rows): score
       −log10 P, selection P ≤ 0.05 / (number of SNPs tested) (Bonferroni).
     """
@@ -153,16 +170,14 @@ def read_result(path: str, mu_index: int | None = None) -> ResultScores:
         score = np.abs(table["BETA_STD"].to_numpy(dtype=float))
         return ResultScores(path, "weights", snp, score, score > 0, "BETA_STD != 0", note)
     if {"SNP", "FREQ"} <= cols:
-        selected = table["SELECTED"].to_numpy(dtype=bool) if "SELECTED" in cols else None
-        return ResultScores(
-            path,
-            "stability",
-            table["SNP"].astype(str).to_numpy(),
-            table["FREQ"].to_numpy(dtype=float),
-            selected,
-            "SELECTED" if selected is not None else "",
-            note,
-        )
+        freq = table["FREQ"].to_numpy(dtype=float)
+        selected, rule = None, ""
+        if "SELECTED" in cols:
+            selected, rule = table["SELECTED"].to_numpy(dtype=bool), "SELECTED"
+        elif (threshold := _header_threshold(path)) is not None:
+            selected, rule = freq >= threshold, f"FREQ >= {threshold:g} (threshold in the header)"
+        snp = table["SNP"].astype(str).to_numpy()
+        return ResultScores(path, "stability", snp, freq, selected, rule, note)
     id_col = "ID" if "ID" in cols else "SNP" if "SNP" in cols else None
     if id_col and "P" in cols:
         if "TEST" in cols:
@@ -289,11 +304,20 @@ def plot_pr(path: str, curves: dict, summary: dict, title: str):
     thresholds; ``summary``: name → average precision."""
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(5.6, 4.6))
-    for name, (recall, precision) in curves.items():
+    styles = ["-", "--", "-.", ":"]
+    for k, (name, (recall, precision)) in enumerate(curves.items()):
         up = np.flatnonzero(np.diff(np.r_[0.0, recall]) > 0)  # the points AP sums over
         r = np.r_[0.0, recall[up]]
         p = np.r_[precision[up][:1], precision[up]]
-        ax.step(r, p, where="pre", lw=1.4, label=f"{name} (AP {summary[name]:.3f})")
+        ax.step(
+            r,
+            p,
+            where="pre",
+            lw=1.6,
+            ls=styles[k % len(styles)],
+            alpha=0.9,
+            label=f"{name} (AP {summary[name]:.3f})",
+        )
     ax.set_xlim(0, 1.02)
     ax.set_ylim(0, 1.02)
     ax.set_xlabel("recall (causal SNPs found)")
