@@ -15,7 +15,7 @@ from lmmlasso_cli.cli.common import (
     sample_options,
     snp_options,
 )
-from lmmlasso_cli.cli.fit import float_list, with_lasso_options
+from lmmlasso_cli.cli.fit import with_lasso_options, with_mu_grid_options
 from lmmlasso_cli.cli.fit_null import with_null_search
 
 
@@ -150,26 +150,7 @@ def run_cv(log, kw):
     show_default=True,
     help="K of K-fold cross-validation over individuals.",
 )
-@click.option(
-    "--n-mu",
-    type=click.IntRange(1),
-    default=100,
-    show_default=True,
-    help="Grid size: geometric from μ_max of all individuals down.",
-)
-@click.option(
-    "--mu-min-ratio",
-    type=click.FloatRange(0, 1, min_open=True),
-    default=1e-3,
-    show_default=True,
-    help="Smallest μ of the grid as a fraction of μ_max.",
-)
-@click.option(
-    "--mu-list",
-    callback=float_list,
-    metavar="MU[,MU...]",
-    help="Explicit grid of absolute μ values instead of --n-mu.",
-)
+@with_mu_grid_options
 @click.option(
     "--rule",
     type=click.Choice(["best", "1se"]),

@@ -59,13 +59,43 @@ lasso_options = [
 ]
 
 
+mu_grid_options = [
+    click.option(
+        "--n-mu",
+        type=click.IntRange(1),
+        default=100,
+        show_default=True,
+        help="μ grid: number of values, geometric from μ_max = ‖X̃ᵀỹ‖∞/r down.",
+    ),
+    click.option(
+        "--mu-min-ratio",
+        type=click.FloatRange(0, 1, min_open=True),
+        default=1e-3,
+        show_default=True,
+        help="μ grid: smallest μ as a fraction of μ_max.",
+    ),
+    click.option(
+        "--mu-list",
+        callback=float_list,
+        metavar="MU[,MU...]",
+        help="μ grid: explicit absolute values instead of --n-mu.",
+    ),
+]
+
+
+def with_mu_grid_options(func):
+    for option in reversed(mu_grid_options):
+        func = option(func)
+    return func
+
+
 def with_lasso_options(func):
     for option in reversed(lasso_options):
         func = option(func)
     return func
 
 
-@click.command("fit")
+@click.command("fit", short_help="LMM-Lasso: sparse SNP effects plus a polygenic random effect.")
 @bfile_option
 @click.option(
     "--kinship",
@@ -95,26 +125,7 @@ def with_lasso_options(func):
     "the rotated phenotype and standardized SNPs).",
 )
 @click.option("--n-active", type=click.IntRange(1), help="Find the μ that selects this many SNPs.")
-@click.option(
-    "--n-mu",
-    type=click.IntRange(1),
-    default=100,
-    show_default=True,
-    help="Path: number of μ, geometric from μ_max = ‖X̃ᵀỹ‖∞/r down.",
-)
-@click.option(
-    "--mu-min-ratio",
-    type=click.FloatRange(0, 1, min_open=True),
-    default=1e-3,
-    show_default=True,
-    help="Path: smallest μ as a fraction of μ_max.",
-)
-@click.option(
-    "--mu-list",
-    callback=float_list,
-    metavar="MU[,MU...]",
-    help="Path: explicit μ values (absolute).",
-)
+@with_mu_grid_options
 @with_lasso_options
 @run_options
 @run_command
