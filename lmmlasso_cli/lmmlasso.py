@@ -14,6 +14,10 @@ covariates stay unpenalized: projecting them out (Frisch–Waugh–Lovell) gives
 the joint problem, and α̂ = GLS of y − Xw on C afterwards. With ``eig=None`` the rotation is
 the identity: a plain Lasso with unpenalized covariates (the baseline without kinship).
 
+Exactly duplicated SNP columns (common in real data) make the optimum non-unique: any split of
+an effect between the copies is optimal. They are fitted once: the first copy (in column order)
+carries the effect and later copies keep w = 0 (`duplicate_columns`, `_WithoutDuplicates`).
+
 Only the SNPs that enter the solver's working set are rotated (n² flops each); screening uses
 X̃ᵀv = Xᵀ U D P v, a matrix–vector product (see `lasso.design.RotatedDesign`).
 """
@@ -52,10 +56,48 @@ class LmmLassoFit:
     log_delta: float  # NaN without a kinship
     train_fixed: np.ndarray  # (n_mu, n_samples) X w + C α̂ on the training individuals
     mu_max: float
+    n_duplicates: int = 0  # columns identical to an earlier column, held at w = 0
 
     @property
     def n_mu(self) -> int:
         return len(self.path.mus)
+
+
+def duplicate_columns(X: np.ndarray) -> np.ndarray:
+    """(p,) bool: True where a column equals an earlier column exactly.
+
+    Columns are grouped by a hash of their bytes (one column at a time, no copy of X), and
+    hash collisions are checked exactly. (Projections are not used as keys: BLAS may round the
+    dot products of identical columns differently.)
+    """
+    first: dict = {}
+    dup = np.zeros(X.shape[1], dtype=bool)
+    for j in range(X.shape[1]):
+        column = X[:, j]
+        for i in first.setdefault(hash(column.tobytes()), []):
+            if np.array_equal(column, X[:, i]):
+                dup[j] = True
+                break
+        else:
+            first[hash(column.tobytes())].append(j)
+    return dup
+
+
+class _WithoutDuplicates:
+    """A design whose masked columns do not exist for the solver: zero correlation, so they
+    never violate the KKT conditions, never enter a working set and keep w = 0."""
+
+    def __init__(self, design, masked: np.ndarray):
+        self.design, self.masked = design, masked
+        self.n_samples, self.n_features = design.n_samples, design.n_features
+
+    def columns(self, idx):
+        return self.design.columns(idx)
+
+    def correlations(self, v):
+        corr = self.design.correlations(v)
+        corr[self.masked] = 0.0
+        return corr
 
 
 def _design(X, eig: KinshipEigen | None, log_delta: float, covariates):
@@ -106,8 +148,10 @@ def fit_lmm_lasso(
     """
     n = X.shape[0]
     C = np.zeros((n, 0)) if covariates is None else np.asarray(covariates, dtype=np.float64)
-    design = _design(X, eig, log_delta, C)
-    y_rot = design.rotate_target(y)
+    rotated = _design(X, eig, log_delta, C)
+    y_rot = rotated.rotate_target(y)
+    dup = duplicate_columns(X)
+    design = _WithoutDuplicates(rotated, dup) if dup.any() else rotated
     top = mu_max(design, y_rot, l1_ratio)
     if mu is not None:
         path = _as_path(
@@ -126,7 +170,7 @@ def fit_lmm_lasso(
     alphas, residuals, fixed = [], [], []
     for k in range(len(path.mus)):
         w = path.coefs[k].toarray().ravel()
-        alpha = design.covariate_coefs(y, w)
+        alpha = rotated.covariate_coefs(y, w)
         support = np.flatnonzero(w)
         xw = X[:, support] @ w[support]
         fitted = xw + C @ alpha
@@ -140,6 +184,7 @@ def fit_lmm_lasso(
         log_delta=float(log_delta) if eig is not None else float("nan"),
         train_fixed=np.array(fixed),
         mu_max=top,
+        n_duplicates=int(dup.sum()),
     )
 
 

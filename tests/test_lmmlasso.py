@@ -365,3 +365,23 @@ def test_many_phenotypes_write_one_set_each(tiny, chain, tmp_path):
     assert r.exit_code == 0, r.output
     for name in ("q", "q_na"):
         assert read(f"{out}.{name}.path.tsv").CONVERGED.all()
+
+
+def test_exact_duplicate_snps_are_fitted_once(sim):
+    """Copies of SNPs make the optimum non-unique; the first copy carries the effect, the
+    copies stay at 0, and the fit equals the fit without the copies."""
+    from lmmlasso_cli.lmmlasso import duplicate_columns
+
+    X, K, y = sim
+    top = np.argsort(-np.abs(X.T @ y))[:5]
+    Xd = np.asfortranarray(np.column_stack([X, X[:, top], X[:, top[:2]]]))
+    dup = duplicate_columns(Xd)
+    assert dup.sum() == 7 and not dup[: X.shape[1]].any()
+    eig = eigendecompose(K)
+    mus = np.geomspace(40, 2, 12)
+    with_dups = fit_lmm_lasso(Xd, y, None, eig, 0.0, mus=mus, tol=1e-10)
+    plain = fit_lmm_lasso(np.asfortranarray(X), y, None, eig, 0.0, mus=mus, tol=1e-10)
+    coefs = with_dups.path.coefs.toarray()
+    assert with_dups.n_duplicates == 7 and not coefs[:, X.shape[1] :].any()
+    np.testing.assert_allclose(coefs[:, : X.shape[1]], plain.path.coefs.toarray(), atol=1e-7)
+    np.testing.assert_array_equal(with_dups.path.n_active, plain.path.n_active)

@@ -183,6 +183,11 @@ def write_fit_outputs(log, kw, prefix, data, pf, geno, fit, bg_snps, bg_weights,
 def _log_summary(log, name, prefix, fit, offsets, fixed, fixed_coefs, names):
     path = fit.path
     n_bad = int((~path.converged).sum())
+    if fit.n_duplicates:
+        log.info(
+            f"{name}: {fit.n_duplicates} SNPs have genotypes identical to an earlier SNP; "
+            f"each set of copies is fitted once (the first in .bim order carries the effect)"
+        )
     if fit.n_mu == 1:
         log.info(
             f"{name}: μ={path.mus[0]:.6g} (μ_max {fit.mu_max:.6g}): {path.n_active[0]} SNPs "
