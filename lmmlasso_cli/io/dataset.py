@@ -7,6 +7,7 @@ only read by `read_standardized`, in blocks.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -256,49 +257,39 @@ def read_standardized(
     dropped: this is how new individuals are put on the training scale. ``flipped`` marks SNPs
     whose .bim counts the other allele; their counts become 2 − count.
     """
-    n = reader.n_samples
-    out = np.empty((n, len(snp_index)), order="F")
-    kept_pos, kept_means, kept_sds = [], [], []
-    n_missing = n_mono = n_maf = 0
+    snp_index = np.asarray(snp_index)
+    out = np.empty((reader.n_samples, len(snp_index)), order="F")
+    if means is not None:
+        col = 0
+        for z in standardized_blocks(reader, snp_index, means, sds, block_size, flipped):
+            out[:, col : col + z.shape[1]] = z
+            col += z.shape[1]
+            if progress is not None:
+                progress(z.shape[1])
+        return StandardizedGenotypes(out, snp_index, np.asarray(means), np.asarray(sds), 0, 0, 0)
+    if flipped is not None:
+        raise ValueError("flipped alleles need the training means and sds")
+    blocks = []
     col = 0
-    for start in range(0, len(snp_index), block_size):
-        part = np.asarray(snp_index[start : start + block_size])
-        counts = reader.read(part)
-        if flipped is not None:
-            flip = flipped[start : start + len(part)]
-            counts[:, flip] = 2.0 - counts[:, flip]
-        if means is None:
-            stats = snp_stats(counts)
-            flt = filter_snps(stats, maf_min)
-            keep = flt.keep
-            n_missing += flt.n_all_missing
-            n_mono += flt.n_monomorphic
-            n_maf += flt.n_low_maf
-            m, s = stats.means[keep], stats.sds[keep]
-        else:
-            keep = np.ones(len(part), dtype=bool)
-            m, s = means[start : start + len(part)], sds[start : start + len(part)]
-        k = int(keep.sum())
-        out[:, col : col + k] = standardize(counts[:, keep], m, s)
+    for block in iter_standardized(reader, snp_index, maf_min, block_size):
+        k = block.matrix.shape[1]
+        out[:, col : col + k] = block.matrix
         col += k
-        kept_pos.append(part[keep])
-        kept_means.append(m)
-        kept_sds.append(s)
+        blocks.append(dataclasses.replace(block, matrix=None))  # keep metadata, not the data
         if progress is not None:
-            progress(len(part))
+            progress(block.n_read)
     if col == 0:
         raise InputError(
             f"{reader.plink.bed_path}: no usable SNP (all missing, monomorphic or below --maf)"
         )
-    out = out[:, :col]  # a column slice of a Fortran array stays contiguous
     return StandardizedGenotypes(
-        matrix=out,
-        snp_index=np.concatenate(kept_pos),
-        means=np.concatenate(kept_means),
-        sds=np.concatenate(kept_sds),
-        n_all_missing=n_missing,
-        n_monomorphic=n_mono,
-        n_low_maf=n_maf,
+        matrix=out[:, :col],  # a column slice of a Fortran array stays contiguous
+        snp_index=np.concatenate([b.snp_index for b in blocks]),
+        means=np.concatenate([b.means for b in blocks]),
+        sds=np.concatenate([b.sds for b in blocks]),
+        n_all_missing=sum(b.n_all_missing for b in blocks),
+        n_monomorphic=sum(b.n_monomorphic for b in blocks),
+        n_low_maf=sum(b.n_low_maf for b in blocks),
     )
 
 
