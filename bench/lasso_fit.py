@@ -336,6 +336,8 @@ def sklearn_path_timed(X_rot, y_rot, mus, budget):
         iters.append(int(it[0]))
         gaps.append(float(g[0]) * n)  # lasso_path divides the gap by n_samples
         marks.append(time.perf_counter() - start)
+        if len(marks) % 10 == 0:
+            print(f"      sklearn: {len(marks)} μ, {marks[-1]:.0f} s", file=sys.stderr)
         if marks[-1] > budget:
             break
     return np.array(coefs), np.array(iters), np.array(gaps), np.array(marks)
