@@ -27,3 +27,14 @@ class ConvergenceError(LmmLassoError):
 
 class ConvergenceWarning(UserWarning):
     """A solver stopped before its certificate (duality gap, optimiser tolerance) was met."""
+
+
+def parameter_names_as(text: str, names: dict[str, str]) -> str:
+    """Replace each backquoted parameter name in ``text`` (`` `n_folds` ``) by ``names[name]``.
+
+    Core messages name parameters as the Python API spells them, in backquotes; the CLI renders
+    them as its flags. Backquoted words that are not in ``names`` stay as they are.
+    """
+    import re
+
+    return re.sub(r"`([a-z_0-9]+)`", lambda m: names.get(m.group(1), m.group(0)), text)

@@ -23,9 +23,9 @@ which is the GLS estimate under V and its Wald t-test (the F(1, n − c − 1) t
 
   minimized over log δ within the search range (the null model's ``log_delta_range``): the
   criterion of every SNP of a block is evaluated on `EXACT_N_GRID` + 1 points of the range with
-  matrix products, then Brent's method (a numba kernel, one pass over the n samples per
-  evaluation) refines each SNP's optimum within the two grid intervals around its best grid
-  point, to `EXACT_XTOL` in log δ;
+  matrix products, then Brent's method (a numba kernel in `gwas_kernels`, one pass over the n
+  samples per evaluation) refines each SNP's optimum within the two grid intervals around its
+  best grid point, to `EXACT_XTOL` in log δ;
 - ``ols`` (``--lm``): U = I and D = I (δ → ∞), ordinary least squares with the same covariates.
 
 The tests are invariant to rescaling x, so SNPs come standardized (mean 0, sd 1, missing calls at
@@ -38,10 +38,11 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 import numpy as np
-from numba import njit
 from scipy import special
 
+from lmmlasso_cli.errors import InputError
 from lmmlasso_cli.nullmodel import KinshipEigen
+from lmmlasso_cli.settings import NullSearch
 
 METHODS = ("fixed", "exact", "ols")
 EXACT_N_GRID = 20  # grid intervals of log δ for the per-SNP REML search
@@ -217,7 +218,7 @@ class _RemlProfile:
 def wald_exact(
     model: ScanModel,
     rotated: np.ndarray,
-    log_delta_range: tuple[float, float] = (-5.0, 5.0),
+    log_delta_range: tuple[float, float] = NullSearch.log_delta_range,
     n_grid: int = EXACT_N_GRID,
     xtol: float = EXACT_XTOL,
 ) -> SnpTests:
@@ -231,6 +232,8 @@ def wald_exact(
     if model.eigvals is None:
         raise ValueError("the exact test needs a kinship eigendecomposition")
     grid = np.linspace(log_delta_range[0], log_delta_range[1], n_grid + 1)
+    from lmmlasso_cli.gwas_kernels import _exact_search, _exact_sums
+
     S, uy, ucT = model.eigvals, model.uy, np.ascontiguousarray(model.uc.T)
     out = []
     for start in range(0, rotated.shape[1], EXACT_SUBBLOCK):
@@ -258,7 +261,7 @@ def scan(
     eig: KinshipEigen | None,
     models: list[ScanModel],
     method: str = "fixed",
-    log_delta_range: tuple[float, float] = (-5.0, 5.0),
+    log_delta_range: tuple[float, float] = NullSearch.log_delta_range,
     progress: Callable[[int], None] | None = None,
 ) -> list[Association]:
     """Test every SNP of ``blocks`` for every model (phenotype) sharing ``eig``.
@@ -326,176 +329,61 @@ def genomic_control(t_stat: np.ndarray) -> float:
     return float(np.median(t**2) / CHI2_1_MEDIAN) if len(t) else float("nan")
 
 
-# ---------------------------------------------------------------------------------------------
-# numba kernels of the exact test: one pass over the n samples per evaluation, no BLAS calls
+@dataclass(frozen=True)
+class LocoChromosome:
+    """The leave-one-chromosome-out kinship of one chromosome and the null models fitted on it."""
+
+    chrom: str
+    n_snps_kinship: int  # SNPs of the other chromosomes
+    nulls: tuple  # one NullModel per phenotype
 
 
-_FASTMATH = {"reassoc", "contract"}  # SIMD reductions and fused multiply-add; NaN/inf kept
-LOG_CHUNK = 8  # factors S_i + δ multiplied before one log is taken
+@dataclass(frozen=True)
+class LocoScan:
+    """A LOCO scan: one merged `Association` per phenotype, and what each chromosome used."""
+
+    associations: list[Association]
+    chromosomes: list[LocoChromosome]
 
 
-@njit(cache=True, fastmath=_FASTMATH)
-def _weights(S, log_delta, w):
-    """Fill w = 1/(S + δ) and return Σ log(S_i + δ) (one log per LOG_CHUNK factors)."""
-    n = S.shape[0]
-    delta = np.exp(log_delta)
-    logh = 0.0
-    for start in range(0, n, LOG_CHUNK):
-        prod = 1.0
-        for i in range(start, min(start + LOG_CHUNK, n)):
-            h = S[i] + delta
-            w[i] = 1.0 / h
-            prod *= h
-        logh += np.log(prod)
-    return logh
+def scan_loco(
+    kin,
+    chromosomes: list[str],
+    phenotypes: list[tuple[np.ndarray, np.ndarray]],
+    blocks_of: Callable[[str], Iterable[tuple[np.ndarray, np.ndarray, np.ndarray]]],
+    method: str = "fixed",
+    search: NullSearch = NullSearch(),
+) -> LocoScan:
+    """Leave one chromosome out: test chromosome c's SNPs against the kinship of the others.
 
-
-@njit(cache=True, fastmath=_FASTMATH)
-def _wdot(a, b, w):
-    acc = 0.0
-    for i in range(a.shape[0]):
-        acc += a[i] * b[i] * w[i]
-    return acc
-
-
-@njit(cache=True)
-def _projected_sums(S, uy, ucT, X, j, log_delta, w, cc, zx, zy):
-    """Sums with w = 1/(S + δ) for SNP j (column of X), covariates projected out.
-
-    Returns (x*ᵀwx*, xx, xy, yy, log|C*ᵀwC*| + Σ log(S + δ)), where xx, xy, yy are the
-    covariate-projected sums (Schur complement with the Cholesky factor of C*ᵀwC*, which
-    overwrites cc). ``ucT`` is C*ᵀ (c, n); w (n,), cc (c, c), zx, zy (c,) are scratch.
+    ``kin`` is a `kinship.Kinship` computed with per-chromosome parts; ``phenotypes`` holds
+    (y, covariates) per phenotype, all on the kinship's individuals; ``blocks_of(c)`` yields the
+    standardized blocks of chromosome c as `scan` takes them. For each c in ``chromosomes``:
+    K_-c (`kinship.leave_one_chromosome_out`), its eigendecomposition, the null model of every
+    phenotype under ``search``, then `scan` of c's SNPs at each phenotype's δ (or per SNP for
+    ``method="exact"``). The per-chromosome results are merged in .bim order.
     """
-    c = ucT.shape[0]
-    logdet = _weights(S, log_delta, w)
-    x = X[:, j]
-    raw = _wdot(x, x, w)
-    xx = raw
-    xy = _wdot(x, uy, w)
-    yy = _wdot(uy, uy, w)
-    for k in range(c):
-        zx[k] = _wdot(ucT[k], x, w)
-        zy[k] = _wdot(ucT[k], uy, w)
-        for m in range(k + 1):
-            cc[k, m] = _wdot(ucT[k], ucT[m], w)
-    for k in range(c):  # in place: cc = L Lᵀ (lower), then z = L⁻¹(C*ᵀwx*), L⁻¹(C*ᵀwy*)
-        for m in range(k):
-            cc[k, k] -= cc[k, m] * cc[k, m]
-        d = np.sqrt(cc[k, k])
-        cc[k, k] = d
-        logdet += 2.0 * np.log(d)
-        for r in range(k + 1, c):
-            for m in range(k):
-                cc[r, k] -= cc[r, m] * cc[k, m]
-            cc[r, k] /= d
-        for m in range(k):
-            zx[k] -= cc[k, m] * zx[m]
-            zy[k] -= cc[k, m] * zy[m]
-        zx[k] /= d
-        zy[k] /= d
-        xx -= zx[k] * zx[k]
-        xy -= zx[k] * zy[k]
-        yy -= zy[k] * zy[k]
-    return raw, xx, xy, yy, logdet
+    from lmmlasso_cli.kinship import leave_one_chromosome_out
+    from lmmlasso_cli.nullmodel import eigendecompose, fit_null_model
 
-
-@njit(cache=True)
-def _criterion(S, uy, ucT, X, j, log_delta, df, w, cc, zx, zy):
-    """−2 log L_R(δ) of SNP j without its constants (see `_RemlProfile`)."""
-    _, xx, xy, yy, logdet = _projected_sums(S, uy, ucT, X, j, log_delta, w, cc, zx, zy)
-    if not xx > 0.0:
-        return np.inf
-    rss = yy - xy * xy / xx
-    if not rss > 0.0:
-        return np.inf
-    return df * np.log(rss / df) + logdet + np.log(xx)
-
-
-@njit(cache=True)
-def _exact_search(S, uy, ucT, X, lo, hi, xtol, df, out_x, out_f):
-    """Brent's bounded minimization (as scipy's ``fminbound``) of each SNP's criterion over
-    [lo_j, hi_j]; stops when the bracket is below 2·(xtol/3 + √ε·|x|)."""
-    c = ucT.shape[0]
-    w = np.empty(S.shape[0])
-    cc = np.empty((c, c))
-    zx = np.empty(c)
-    zy = np.empty(c)
-    sqrt_eps = np.sqrt(2.2e-16)
-    golden_mean = 0.5 * (3.0 - np.sqrt(5.0))
-    for j in range(X.shape[1]):
-        a, b = lo[j], hi[j]
-        fulc = a + golden_mean * (b - a)
-        nfc = xf = fulc
-        rat = e = 0.0
-        fx = _criterion(S, uy, ucT, X, j, xf, df, w, cc, zx, zy)
-        ffulc = fnfc = fx
-        xm = 0.5 * (a + b)
-        tol1 = sqrt_eps * abs(xf) + xtol / 3.0
-        tol2 = 2.0 * tol1
-        for _ in range(500):
-            if abs(xf - xm) <= tol2 - 0.5 * (b - a):
-                break
-            golden = True
-            if abs(e) > tol1:  # try a parabolic step
-                golden = False
-                r = (xf - nfc) * (fx - ffulc)
-                q = (xf - fulc) * (fx - fnfc)
-                p = (xf - fulc) * q - (xf - nfc) * r
-                q = 2.0 * (q - r)
-                if q > 0.0:
-                    p = -p
-                q = abs(q)
-                r = e
-                e = rat
-                if abs(p) < abs(0.5 * q * r) and p > q * (a - xf) and p < q * (b - xf):
-                    rat = p / q
-                    x = xf + rat
-                    if (x - a) < tol2 or (b - x) < tol2:
-                        rat = tol1 if xm >= xf else -tol1
-                else:
-                    golden = True
-            if golden:
-                e = (a - xf) if xf >= xm else (b - xf)
-                rat = golden_mean * e
-            step = max(abs(rat), tol1)
-            x = xf + step if rat >= 0.0 else xf - step
-            fu = _criterion(S, uy, ucT, X, j, x, df, w, cc, zx, zy)
-            if fu <= fx:
-                if x >= xf:
-                    a = xf
-                else:
-                    b = xf
-                fulc, ffulc = nfc, fnfc
-                nfc, fnfc = xf, fx
-                xf, fx = x, fu
-            else:
-                if x < xf:
-                    a = x
-                else:
-                    b = x
-                if fu <= fnfc or nfc == xf:
-                    fulc, ffulc = nfc, fnfc
-                    nfc, fnfc = x, fu
-                elif fu <= ffulc or fulc == xf or fulc == nfc:
-                    fulc, ffulc = x, fu
-            xm = 0.5 * (a + b)
-            tol1 = sqrt_eps * abs(xf) + xtol / 3.0
-            tol2 = 2.0 * tol1
-        out_x[j] = xf
-        out_f[j] = fx
-
-
-@njit(cache=True)
-def _exact_sums(S, uy, ucT, X, log_delta, out):
-    """Per SNP j at its own δ: out[j] = (x*ᵀwx*, xx, xy, yy), the last three projected."""
-    c = ucT.shape[0]
-    w = np.empty(S.shape[0])
-    cc = np.empty((c, c))
-    zx = np.empty(c)
-    zy = np.empty(c)
-    for j in range(X.shape[1]):
-        raw, xx, xy, yy, _ = _projected_sums(S, uy, ucT, X, j, log_delta[j], w, cc, zx, zy)
-        out[j, 0] = raw
-        out[j, 1] = xx
-        out[j, 2] = xy
-        out[j, 3] = yy
+    if kin.chrom_parts is None or len(kin.chrom_parts) < 2:
+        found = ", ".join(kin.chrom_parts or {}) or "none"
+        raise InputError(
+            f"LOCO needs usable SNPs on at least two chromosomes, found {found}; widen the "
+            f"chromosome selection or scan with one kinship"
+        )
+    parts: list[list[Association]] = [[] for _ in phenotypes]
+    done = []
+    for c in chromosomes:
+        eig = eigendecompose(leave_one_chromosome_out(kin, c))
+        nulls = tuple(fit_null_model(y, eig, C, search) for y, C in phenotypes)
+        models = [
+            prepare_scan(y, C, eig, null.log_delta)
+            for (y, C), null in zip(phenotypes, nulls, strict=True)
+        ]
+        results = scan(blocks_of(c), eig, models, method, search.log_delta_range)
+        for k, assoc in enumerate(results):
+            parts[k].append(assoc)
+        n_other = kin.n_snps - kin.chrom_parts.get(c, (None, 0))[1]
+        done.append(LocoChromosome(c, n_other, nulls))
+    return LocoScan([merge(p) for p in parts], done)

@@ -31,15 +31,9 @@ import numpy as np
 from scipy import sparse
 
 from lmmlasso_cli.lasso.design import RotatedDesign
-from lmmlasso_cli.lasso.path import (
-    LassoPath,
-    fit_lasso,
-    fit_lasso_path,
-    fit_n_active,
-    mu_grid,
-    mu_max,
-)
+from lmmlasso_cli.lasso.path import LassoPath, fit_lasso, fit_lasso_path, fit_n_active, mu_max
 from lmmlasso_cli.nullmodel import KinshipEigen
+from lmmlasso_cli.settings import LassoSettings, MuGrid
 
 
 @dataclass(frozen=True)
@@ -131,21 +125,19 @@ def fit_lmm_lasso(
     log_delta: float,
     *,
     mu: float | None = None,
-    mus: np.ndarray | None = None,
-    n_mu: int = 100,
-    mu_min_ratio: float = 1e-3,
     n_active: int | None = None,
-    l1_ratio: float = 1.0,
-    tol: float = 1e-7,
-    max_epochs: int = 10_000,
+    mus: np.ndarray | None = None,
+    grid: MuGrid = MuGrid(),
+    lasso: LassoSettings = LassoSettings(),
     progress: Callable[[int], None] | None = None,
 ) -> LmmLassoFit:
     """Fit LMM-Lasso at one μ (``mu``), at the μ selecting ``n_active`` SNPs, or on a path.
 
     X is (n, p) standardized, float64; y (n,) on the model scale; covariates (n, c) or None.
-    A path is ``mus`` if given, else ``n_mu`` values geometric from μ_max to
-    μ_max·``mu_min_ratio``. The duality gap certifies each fit (relative to ‖ỹ‖², ``tol``).
+    A path is ``mus`` if given, else ``grid.values(μ_max)``. The duality gap certifies each fit
+    (relative to ‖ỹ‖², ``lasso.tol``).
     """
+    l1_ratio, tol, max_epochs = lasso.l1_ratio, lasso.tol, lasso.max_epochs
     n = X.shape[0]
     C = np.zeros((n, 0)) if covariates is None else np.asarray(covariates, dtype=np.float64)
     rotated = _design(X, eig, log_delta, C)
@@ -161,12 +153,8 @@ def fit_lmm_lasso(
         fit = fit_n_active(design, y_rot, n_active, l1_ratio, tol=tol, max_epochs=max_epochs)
         path = _as_path(fit, l1_ratio, tol, X.shape[1])
     else:
-        grid = (
-            np.asarray(mus, dtype=np.float64)
-            if mus is not None
-            else mu_grid(top, n_mu, mu_min_ratio)
-        )
-        path = fit_lasso_path(design, y_rot, grid, l1_ratio, tol, max_epochs, progress=progress)
+        values = np.asarray(mus, dtype=np.float64) if mus is not None else grid.values(top)
+        path = fit_lasso_path(design, y_rot, values, l1_ratio, tol, max_epochs, progress=progress)
     alphas, residuals, fixed = [], [], []
     for k in range(len(path.mus)):
         w = path.coefs[k].toarray().ravel()

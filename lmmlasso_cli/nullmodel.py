@@ -30,6 +30,7 @@ import numpy as np
 from scipy import linalg, optimize
 
 from lmmlasso_cli.errors import ConvergenceWarning, InputError
+from lmmlasso_cli.settings import NullSearch
 
 BRENT_XTOL = 1e-10
 HESSIAN_STEP = 1e-3  # finite-difference step in log δ for the observed information
@@ -57,7 +58,7 @@ def eigendecompose(kinship: np.ndarray) -> KinshipEigen:
     if np.any(eigvals < -1e-6 * max(1.0, eigvals[-1])):
         raise InputError(
             f"the kinship matrix is not positive semi-definite (smallest eigenvalue "
-            f"{eigvals[0]:.3g}); rebuild it with `lmmlasso kinship`"
+            f"{eigvals[0]:.3g}); rebuild the kinship from standardized genotypes"
         )
     eigvals = np.where(neg, EIGVAL_CLIP, eigvals)
     return KinshipEigen(eigvals=eigvals, eigvecs=eigvecs, n_clipped=int(neg.sum()))
@@ -99,7 +100,7 @@ class _Profile:
                 raise InputError(
                     "the covariates are linearly dependent (singular CᵀC), e.g. a constant "
                     "covariate besides the intercept or two identical columns; drop one with "
-                    "--covar-name"
+                    "`covar_names`"
                 )
             self.logdet_ctc = logdet
         else:
@@ -138,11 +139,9 @@ def fit_null_model(
     y: np.ndarray,
     eig: KinshipEigen,
     covariates: np.ndarray | None = None,
-    reml: bool = False,
-    n_grid: int = 100,
-    log_delta_range: tuple[float, float] = (-5.0, 5.0),
+    search: NullSearch = NullSearch(),
 ) -> NullModel:
-    """Fit the null LMM by ML (default, as in LMM-Lasso) or REML.
+    """Fit the null LMM by ML (default, as in LMM-Lasso) or REML (``search.reml``).
 
     ``covariates`` is the full (n, c) fixed-effect design, intercept included if wanted
     (c may be 0). ``y`` must be complete and aligned with ``eig``. Warns with a
@@ -155,9 +154,10 @@ def fit_null_model(
         raise ValueError("y, covariates and the eigendecomposition must have the same samples")
     if n <= C.shape[1] + 1:
         raise InputError(f"{n} individuals cannot fit {C.shape[1]} covariates and a variance")
+    reml = search.reml
     prof = _Profile(y, eig, C, reml)
-    lo, hi = log_delta_range
-    grid = np.linspace(lo, hi, n_grid + 1)
+    lo, hi = search.log_delta_range
+    grid = np.linspace(lo, hi, search.n_grid + 1)
     grid_nll = np.array([prof.nll(g) for g in grid])
     best_x, best_f = float(grid[np.argmin(grid_nll)]), float(np.min(grid_nll))
     for i in _local_minima(grid_nll):
@@ -177,11 +177,11 @@ def fit_null_model(
             why = (
                 " (K is singular, e.g. sample-centred, and the ML likelihood grows without "
                 "bound as δ → 0 along its null space when the covariates fit that direction; "
-                "--reml is not affected)"
+                "`reml` is not affected)"
             )
         warnings.warn(
             f"the null-model optimum lies on the boundary log δ = {best_x:g} of the grid "
-            f"[{lo:g}, {hi:g}]: {side}{why}; widen it with --log-delta-range or use --reml",
+            f"[{lo:g}, {hi:g}]: {side}{why}; widen it with `log_delta_range` or use `reml`",
             ConvergenceWarning,
             stacklevel=2,
         )

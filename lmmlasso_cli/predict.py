@@ -35,6 +35,22 @@ def background_weights(
     return weights
 
 
+def approximate_background(
+    X: np.ndarray, blup_residual: np.ndarray, eig
+) -> tuple[np.ndarray, float | None]:
+    """BLUP weights b = a X / p over the analysed SNPs X (n_train, p), for a kinship that
+    carries no SNP list (a GCTA GRM), and how well X Xᵀ/p reproduces it at the last μ:
+    ‖K a − X Xᵀ a / p‖ / ‖K a‖ with K = U diag(S) Uᵀ (None when K a = 0)."""
+    n_snps = X.shape[1]
+    a = blup_residual[-1]
+    approx = X @ (X.T @ a) / n_snps
+    exact = eig.eigvecs @ (eig.eigvals * (eig.eigvecs.T @ a))
+    weights = blup_residual @ X / n_snps
+    norm = np.linalg.norm(exact)
+    rel_error = float(np.linalg.norm(exact - approx) / norm) if norm > 0 else None
+    return weights, rel_error
+
+
 @dataclass(frozen=True)
 class Prediction:
     """Parts of ŷ for new individuals, each (n_mu, n_new), on the model (transformed) scale."""
@@ -48,12 +64,32 @@ class Prediction:
         return self.snps + self.covariates + self.background
 
 
-def score_blocks(blocks: Iterable[tuple[np.ndarray, np.ndarray]], n_mu: int, n_new: int):
-    """Σ over blocks of Z_block @ W_blockᵀ for (Z_block (n_new, b), W_block (n_mu, b))."""
-    total = np.zeros((n_mu, n_new))
-    for z, w in blocks:
-        total += w @ z.T
-    return total
+def predict_model(
+    fixed_coefs: np.ndarray,
+    fixed_genotypes: np.ndarray,
+    covariate_coefs: np.ndarray,
+    covariates: np.ndarray,
+    background_weights: np.ndarray | None = None,
+    background_blocks: Iterable[np.ndarray] = (),
+) -> Prediction:
+    """ŷ = X_v w + C_v α̂ + Z_v b for every μ (rows of the coefficient arrays).
+
+    ``fixed_genotypes`` (n_new, n_fixed) and the ``background_blocks`` (n_new, block), which
+    cover the background SNPs in order, are standardized with the training means and sds.
+    """
+    n_mu, n_new = covariate_coefs.shape[0], covariates.shape[0]
+    snps = np.zeros((n_mu, n_new))
+    if fixed_coefs.shape[1]:
+        snps = fixed_coefs @ fixed_genotypes.T
+    background = np.zeros_like(snps)
+    if background_weights is not None:
+        col = 0
+        for z in background_blocks:  # one block in memory at a time
+            background += background_weights[:, col : col + z.shape[1]] @ z.T
+            col += z.shape[1]
+        if col != background_weights.shape[1]:
+            raise ValueError(f"blocks held {col} SNPs, expected {background_weights.shape[1]}")
+    return Prediction(snps=snps, covariates=covariate_coefs @ covariates.T, background=background)
 
 
 @dataclass(frozen=True)

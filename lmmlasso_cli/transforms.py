@@ -42,7 +42,7 @@ class PhenoTransform:
             return special.ndtri(p)
         if self.kind == "boxcox":
             if np.any(y <= 0):
-                raise InputError("Box-Cox needs positive phenotype values; use --transform rint")
+                raise InputError("Box-Cox needs positive phenotype values; use `transform` rint")
             y = special.boxcox(y, self.boxcox_lambda)
         return (y - self.mean) / self.sd
 
@@ -56,7 +56,7 @@ class PhenoTransform:
 def fit_transform(y: np.ndarray, kind: str, name: str = "phenotype") -> PhenoTransform:
     """Fit ``kind`` on ``y`` (no NaN). Raise on a constant phenotype."""
     if kind not in TRANSFORMS:
-        raise InputError(f"unknown --transform {kind!r}; choose one of {', '.join(TRANSFORMS)}")
+        raise InputError(f"unknown `transform` {kind!r}; choose one of {', '.join(TRANSFORMS)}")
     y = np.asarray(y, dtype=np.float64)
     if kind == "none":
         return PhenoTransform("none", mean=0.0, sd=1.0)
@@ -67,7 +67,7 @@ def fit_transform(y: np.ndarray, kind: str, name: str = "phenotype") -> PhenoTra
         if np.any(y <= 0):
             raise InputError(
                 f"phenotype {name}: Box-Cox needs positive values (min {y.min():.4g}); "
-                f"use --transform rint or shift the phenotype"
+                f"use `transform` rint or shift the phenotype"
             )
         from scipy import stats  # heavy import, only for Box-Cox
 

@@ -23,14 +23,14 @@ from lmmlasso_cli.selection.cv import (
 )
 from lmmlasso_cli.selection.folds import (
     TrainingData,
-    TrainingSettings,
     fit_training,
     kfold_indices,
 )
+from lmmlasso_cli.settings import LassoSettings, MuGrid, TrainingSettings
 from lmmlasso_cli.transforms import fit_transform
 
 PRED_RTOL = 1e-8  # held-out prediction vs the dense BLUP formula
-SETTINGS = TrainingSettings(tol=1e-9)
+SETTINGS = TrainingSettings(lasso=LassoSettings(tol=1e-9))
 
 
 def full_data_grid(data, n_mu, ratio):
@@ -38,9 +38,8 @@ def full_data_grid(data, n_mu, ratio):
     y = fit_transform(data.y_raw, "standardize").apply(data.y_raw)
     eig = eigendecompose(data.K)
     null = fit_null_model(y, eig, data.covariates)
-    return shared_mu_grid(
-        data.X, y, data.covariates, eig, null.log_delta, n_mu=n_mu, mu_min_ratio=ratio
-    )
+    grid = MuGrid(n_mu=n_mu, mu_min_ratio=ratio)
+    return shared_mu_grid(data.X, y, data.covariates, eig, null.log_delta, grid)
 
 
 @pytest.fixture(scope="module")
@@ -115,7 +114,7 @@ def test_choose_mu_best_and_one_standard_error():
     assert choose_mu(s, "1se") == 3  # 0.5 >= 0.52 - 0.05 > 0.46
     tie = _summary([0.1, 0.4, 0.4, 0.2], [0.0, 0.0, 0.0, 0.0])
     assert choose_mu(tie, "best") == 1  # the larger μ among ties
-    with pytest.raises(InputError, match="unknown --rule 'max'"):
+    with pytest.raises(InputError, match="unknown `rule` 'max'"):
         choose_mu(s, "max")
 
 

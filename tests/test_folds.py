@@ -8,13 +8,13 @@ from conftest import simulate_genotypes
 from lmmlasso_cli.errors import InputError
 from lmmlasso_cli.selection.folds import (
     TrainingData,
-    TrainingSettings,
     fit_training,
     kfold_indices,
     replicate_generators,
     subsample_indices,
     subsample_size,
 )
+from lmmlasso_cli.settings import TrainingSettings
 
 
 def simulate_data(n=120, p=300, causal=(3, 40, 77, 150, 222), effect=0.6, seed=1):
@@ -53,9 +53,9 @@ def test_kfold_is_seeded():
 
 
 def test_kfold_rejects_too_many_folds():
-    with pytest.raises(InputError, match="cannot make 6 folds.*lower --folds"):
+    with pytest.raises(InputError, match="cannot make 6 folds.*lower `n_folds`"):
         kfold_indices(11, 6, np.random.default_rng(0))
-    with pytest.raises(InputError, match="--folds must be an integer of at least 2"):
+    with pytest.raises(InputError, match="`n_folds` must be an integer of at least 2"):
         kfold_indices(11, 1, np.random.default_rng(0))
 
 
@@ -64,7 +64,7 @@ def test_subsample_size_is_ceil_without_replacement():
     assert len(idx) == subsample_size(101, 0.5) == 51
     assert len(np.unique(idx)) == 51 and idx.min() >= 0 and idx.max() < 101
     assert np.all(np.diff(idx) > 0)
-    with pytest.raises(InputError, match="--fraction must be in"):
+    with pytest.raises(InputError, match="`fraction` must be in"):
         subsample_size(10, 0.0)
 
 

@@ -21,6 +21,7 @@ from lmmlasso_cli.gwas import (
 )
 from lmmlasso_cli.io.kinship_file import load_kinship
 from lmmlasso_cli.nullmodel import eigendecompose, fit_null_model
+from lmmlasso_cli.settings import NullSearch
 
 GLS_RTOL = 1e-8  # rotation against dense solves, both in float64
 LOG_DELTA_ATOL = 1e-5  # per-SNP REML optimum (Brent stops at 1e-6 in log δ)
@@ -206,7 +207,7 @@ def test_cli_gwas_is_dense_gls_per_copy_of_a1(tiny, kin, tmp_path):
     assert (table.OBS_CT == 60).all()
     y, C = tiny_design(tiny)
     K = load_kinship(kin).matrix
-    null = fit_null_model(y, eigendecompose(K), C, reml=True)
+    null = fit_null_model(y, eigendecompose(K), C, NullSearch(reml=True))
     for snp in ["rs0", "rs10", "rs77", "rs299"]:
         row = table[table.ID == snp].iloc[0]
         j = int(snp[2:])

@@ -11,6 +11,7 @@ from sklearn.linear_model import Lasso
 from lmmlasso_cli.cli import main
 from lmmlasso_cli.lmmlasso import fit_lmm_lasso
 from lmmlasso_cli.nullmodel import eigendecompose, fit_null_model
+from lmmlasso_cli.settings import LassoSettings
 
 COEF_TOL = 1e-6
 LOG_DELTA_TOL = 1e-6
@@ -68,7 +69,13 @@ def test_reproduces_original_lmm_lasso_optimum(sim):
     null = fit_null_model(y, eigendecompose(K), None)
     assert null.log_delta == pytest.approx(ref_ldelta, abs=LOG_DELTA_TOL)
     fit = fit_lmm_lasso(
-        np.asfortranarray(X), y, None, eigendecompose(K), null.log_delta, mu=mu, tol=1e-12
+        np.asfortranarray(X),
+        y,
+        None,
+        eigendecompose(K),
+        null.log_delta,
+        mu=mu,
+        lasso=LassoSettings(tol=1e-12),
     )
     assert fit.path.converged[0]
     np.testing.assert_allclose(fit.path.coefs.toarray()[0], ref_w, atol=COEF_TOL)
@@ -85,7 +92,9 @@ def test_covariates_unpenalized_equal_joint_gls_lasso(sim):
     y = y + C @ np.array([3.0, -2.0])
     eig = eigendecompose(K)
     log_delta, mu = -0.3, 12.0
-    fit = fit_lmm_lasso(np.asfortranarray(X), y, C, eig, log_delta, mu=mu, tol=1e-13)
+    fit = fit_lmm_lasso(
+        np.asfortranarray(X), y, C, eig, log_delta, mu=mu, lasso=LassoSettings(tol=1e-13)
+    )
     w = fit.path.coefs.toarray()[0]
     alpha = fit.covariate_coefs[0]
     L = np.linalg.cholesky(K + np.exp(log_delta) * np.eye(n))
@@ -379,8 +388,10 @@ def test_exact_duplicate_snps_are_fitted_once(sim):
     assert dup.sum() == 7 and not dup[: X.shape[1]].any()
     eig = eigendecompose(K)
     mus = np.geomspace(40, 2, 12)
-    with_dups = fit_lmm_lasso(Xd, y, None, eig, 0.0, mus=mus, tol=1e-10)
-    plain = fit_lmm_lasso(np.asfortranarray(X), y, None, eig, 0.0, mus=mus, tol=1e-10)
+    with_dups = fit_lmm_lasso(Xd, y, None, eig, 0.0, mus=mus, lasso=LassoSettings(tol=1e-10))
+    plain = fit_lmm_lasso(
+        np.asfortranarray(X), y, None, eig, 0.0, mus=mus, lasso=LassoSettings(tol=1e-10)
+    )
     coefs = with_dups.path.coefs.toarray()
     assert with_dups.n_duplicates == 7 and not coefs[:, X.shape[1] :].any()
     np.testing.assert_allclose(coefs[:, : X.shape[1]], plain.path.coefs.toarray(), atol=1e-7)

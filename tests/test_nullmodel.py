@@ -12,6 +12,7 @@ from _reference import (
 
 from lmmlasso_cli.errors import ConvergenceWarning, InputError
 from lmmlasso_cli.nullmodel import eigendecompose, fit_null_model
+from lmmlasso_cli.settings import NullSearch
 
 LOGLIK_TOL = 1e-8
 BRUTE_LOGLIK_TOL = 1e-5
@@ -61,7 +62,7 @@ def test_ml_estimate_equals_brute_force(problem):
 
 def test_reml_loglik_equals_contrast_density(problem):
     y, C, K = problem
-    null = fit_null_model(y, eigendecompose(K), C, reml=True)
+    null = fit_null_model(y, eigendecompose(K), C, NullSearch(reml=True))
     dense = dense_reml_loglik(y, C, K, null.sigma2_g, null.sigma2_e)
     assert null.loglik == pytest.approx(dense, abs=LOGLIK_TOL)
     res = brute_force_reml(y, C, K, np.log([0.5, 0.5]))
@@ -75,8 +76,10 @@ def test_reml_variance_uses_n_minus_c(problem):
     """REML σg² is RSS/(n−c) where ML's is RSS/n at the same δ (textbook forms)."""
     y, C, K = problem
     eig = eigendecompose(K)
-    ml = fit_null_model(y, eig, C, n_grid=2, log_delta_range=(0.2, 0.2 + 1e-12))
-    reml = fit_null_model(y, eig, C, reml=True, n_grid=2, log_delta_range=(0.2, 0.2 + 1e-12))
+    ml = fit_null_model(y, eig, C, NullSearch(n_grid=2, log_delta_range=(0.2, 0.2 + 1e-12)))
+    reml = fit_null_model(
+        y, eig, C, NullSearch(reml=True, n_grid=2, log_delta_range=(0.2, 0.2 + 1e-12))
+    )
     n, c = C.shape
     assert reml.sigma2_g == pytest.approx(ml.sigma2_g * n / (n - c), rel=1e-9)
 
@@ -106,7 +109,7 @@ def test_h2_recovered_and_se_calibrated():
     for _ in range(reps):
         y = np.sqrt(true_h2) * L @ rng.standard_normal(n)
         y += np.sqrt(1 - true_h2) * rng.standard_normal(n)
-        null = fit_null_model(y, eig, C, reml=True)
+        null = fit_null_model(y, eig, C, NullSearch(reml=True))
         est.append(null.h2)
         ses.append(null.h2_se)
     est, ses = np.array(est), np.array(ses)
@@ -122,7 +125,9 @@ def test_boundary_optimum_warns():
     y = rng.standard_normal(n)  # no genetic signal: h² estimate at or near 0
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        null = fit_null_model(y, eigendecompose(K), np.ones((n, 1)), log_delta_range=(-5, -1))
+        null = fit_null_model(
+            y, eigendecompose(K), np.ones((n, 1)), NullSearch(log_delta_range=(-5, -1))
+        )
     assert null.at_boundary and np.isnan(null.h2_se)
     assert any(issubclass(w.category, ConvergenceWarning) for w in caught)
 

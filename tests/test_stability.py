@@ -9,12 +9,12 @@ from click.testing import CliRunner
 from test_folds import simulate_data
 
 from lmmlasso_cli.cli import main
-from lmmlasso_cli.cli.stability import blas_threads, parallel_map
 from lmmlasso_cli.errors import ConvergenceWarning, InputError
 from lmmlasso_cli.io.stability_file import load_stability, rep_ranges
 from lmmlasso_cli.lmmlasso import fit_lmm_lasso
 from lmmlasso_cli.nullmodel import eigendecompose, fit_null_model
-from lmmlasso_cli.selection.folds import TrainingSettings, subsample_indices
+from lmmlasso_cli.parallel import blas_threads, parallel_map
+from lmmlasso_cli.selection.folds import subsample_indices
 from lmmlasso_cli.selection.stability import (
     SelectionMode,
     StabilityPlan,
@@ -24,6 +24,7 @@ from lmmlasso_cli.selection.stability import (
     run_stability,
     summarize_stability,
 )
+from lmmlasso_cli.settings import TrainingSettings
 from lmmlasso_cli.transforms import fit_transform
 
 N_REPS = 6
@@ -82,7 +83,7 @@ def test_shards_combine_into_the_full_run(data):
 def test_meinshausen_buhlmann_bound_closed_form():
     assert false_selection_bound(10, 1000, 0.6) == pytest.approx(100 / (0.2 * 1000))
     assert false_selection_bound(10, 1000, 1.0) == pytest.approx(0.1)
-    with pytest.raises(InputError, match=r"--threshold must be in \(0.5, 1\]"):
+    with pytest.raises(InputError, match=r"`threshold` must be in \(0.5, 1\]"):
         false_selection_bound(10, 1000, 0.5)
 
 

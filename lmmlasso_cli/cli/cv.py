@@ -4,19 +4,21 @@ from __future__ import annotations
 
 import click
 
-from lmmlasso_cli.cli.common import (
-    bfile_option,
-    covar_options,
+from lmmlasso_cli.cli.fit import PARAMS as FIT_PARAMS
+from lmmlasso_cli.cli.options import (
+    BFILE,
+    COVAR,
+    LASSO,
+    MU_GRID,
+    NULL_SEARCH,
+    PHENO,
+    RUN,
+    SAMPLES,
+    SNPS,
     kinship_option,
-    pheno_options,
-    progress_bar,
-    run_command,
-    run_options,
-    sample_options,
-    snp_options,
+    options,
 )
-from lmmlasso_cli.cli.fit import with_lasso_options, with_mu_grid_options
-from lmmlasso_cli.cli.fit_null import with_null_search
+from lmmlasso_cli.cli.runner import run_command
 
 
 def _cv_table(summary, chosen: int):
@@ -46,103 +48,95 @@ def _cv_table(summary, chosen: int):
 def run_cv(log, kw):
     import numpy as np
 
-    from lmmlasso_cli.cli.fit_command import _null_for, write_fit_outputs
-    from lmmlasso_cli.cli.fit_runner import background_weights_for, fit_model, read_genotypes
-    from lmmlasso_cli.cli.null_runner import iter_phenotypes, load_inputs
-    from lmmlasso_cli.cli.stability import log_messages, parallel_map, training_settings
+    from lmmlasso_cli.cli.options import (
+        data_options_from,
+        lasso_from,
+        mu_grid_from,
+        null_search_from,
+        training_from,
+    )
+    from lmmlasso_cli.cli.pipeline import (
+        GenotypeCache,
+        LassoRequest,
+        background_for,
+        fit_lasso,
+        iter_phenotypes,
+        load_inputs,
+        output_prefix,
+        write_model,
+    )
+    from lmmlasso_cli.cli.runner import log_messages, progress_bar
     from lmmlasso_cli.io.artifacts import write_tsv
+    from lmmlasso_cli.parallel import parallel_map
     from lmmlasso_cli.selection.cv import choose_mu, cross_validate, cv_summary, shared_mu_grid
     from lmmlasso_cli.selection.folds import TrainingData, kfold_indices
 
-    settings = training_settings(kw)
-    data, kin = load_inputs(log, kw)
+    settings = training_from(kw)
+    grid, lasso = mu_grid_from(kw), lasso_from(kw)
+    data, kin = load_inputs(log, data_options_from(kw), kw["kinship"])
     multi = len(data.pheno_names) > 1
-    cached = (None, None, None)
-    for pf in iter_phenotypes(log, kw, data, kin):
-        eig, log_delta, method = _null_for(log, kw, pf)
-        if cached[0] != pf.group:
-            cached = (pf.group, *read_genotypes(log, kw, data, pf.fam_index, kw["quiet"]))
-        _, reader, geno = cached
-        X, y, C = geno.matrix, pf.pheno.values, pf.covariates
-        if kw["mu_list"]:
-            mus = np.array(sorted(kw["mu_list"], reverse=True))
-        else:
-            mus = shared_mu_grid(
-                X,
-                y,
-                C,
-                eig,
-                log_delta,
-                n_mu=kw["n_mu"],
-                mu_min_ratio=kw["mu_min_ratio"],
-                l1_ratio=kw["l1_ratio"],
+    params = {k: kw.get(k) for k in FIT_PARAMS}
+    search = null_search_from(kw)
+    with GenotypeCache(log, data, kw["maf"], kw["block_size"], kw["threads"], kw["quiet"]) as cache:
+        for pf in iter_phenotypes(log, data, kin, kw["transform"], search):
+            eig, log_delta = pf.eig, pf.null.log_delta
+            reader, geno = cache.get(pf)
+            X, y, C = geno.matrix, pf.pheno.values, pf.covariates
+            mus = shared_mu_grid(X, y, C, eig, log_delta, grid, lasso.l1_ratio)
+            training = TrainingData(X, pf.pheno.raw, C, kin.submatrix(pf.fid, pf.iid))
+            folds = kfold_indices(len(y), kw["folds"], np.random.default_rng(kw["seed"]))
+            log.info(
+                f"{pf.pheno.name}: {kw['folds']}-fold CV over {len(y)} individuals (seed "
+                f"{kw['seed']}), {len(mus)} μ from {mus[0]:.4g} to {mus[-1]:.4g}"
             )
-        training = TrainingData(X, pf.pheno.raw, C, kin.submatrix(pf.fid, pf.iid))
-        folds = kfold_indices(len(y), kw["folds"], np.random.default_rng(kw["seed"]))
-        log.info(
-            f"{pf.pheno.name}: {kw['folds']}-fold CV over {len(y)} individuals (seed "
-            f"{kw['seed']}), {len(mus)} μ from {mus[0]:.4g} to {mus[-1]:.4g}"
-        )
-        with parallel_map(training, len(folds), kw["threads"], log) as (map_fn, shared):
-            with progress_bar(len(folds), "cv folds", kw["quiet"], unit="fold") as bar:
-                result = cross_validate(
-                    shared, folds, mus, settings, map_fn, progress=lambda f: bar.update(1)
-                )
-        log_messages(log, [m for fold in result.folds for m in fold.messages], "fold")
-        summary = cv_summary(result)
-        k, best = choose_mu(summary, kw["rule"]), choose_mu(summary, "best")
-        prefix = kw["out"] + (f".{pf.pheno.name}" if multi else "")
-        header = [
-            f"pheno={pf.pheno.name}",
-            f"n={len(y)} folds={kw['folds']} seed={kw['seed']} transform={kw['transform']}",
-            f"rule={kw['rule']} chosen_mu_index={k} chosen_mu={mus[k]:.10g} "
-            f"best_mu_index={best} best_mu={mus[best]:.10g}",
-            "held-out scores per fold on the fold's transformed scale: explained variance "
-            "1-Var(y-yhat)/Var(y), MSE, Var(Xw)/Var(y), Var(K_vt a)/Var(y); SE = sd/sqrt(folds)",
-            "fold_log_delta=" + ",".join(f"{v:.6g}" for v in result.log_delta),
-        ]
-        write_tsv(prefix + ".cv.tsv", _cv_table(summary, k), header)
-        log.info(
-            f"{pf.pheno.name}: rule {kw['rule']}: μ={mus[k]:.6g} (index {k}), held-out "
-            f"explained variance {summary.ev_mean[k]:.4f} ± {summary.ev_se[k]:.4f} with "
-            f"{summary.mean_n_active[k]:.1f} SNPs on average (best: μ={mus[best]:.6g}, "
-            f"{summary.ev_mean[best]:.4f}); SNP part {summary.snp_mean[k]:.4f}, background "
-            f"part {summary.background_mean[k]:.4f}; wrote {prefix}.cv.tsv"
-        )
-        fit = fit_model(log, kw, X, y, C, eig, log_delta, kw["quiet"], mus=mus[k : k + 1])
-        bg_snps, bg_weights, bg_info = background_weights_for(
-            log, kw, data, kin, reader, geno, fit, eig
-        )
-        extra = {
-            **bg_info,
-            "null_method": method,
-            "selected_by": f"cv ({kw['rule']})",
-            "cv_folds": kw["folds"],
-            "cv_seed": kw["seed"],
-            "cv_mu_index": k,
-        }
-        write_fit_outputs(
-            log,
-            {**kw, "mu": float(mus[k])},
-            prefix,
-            data,
-            pf,
-            geno,
-            fit,
-            bg_snps,
-            bg_weights,
-            extra,
-        )
+
+            def started(workers, blas):
+                log.info(f"{workers} worker processes; BLAS threads per worker: {blas}")
+
+            with parallel_map(training, len(folds), kw["threads"], started) as (map_fn, shared):
+                with progress_bar(len(folds), "cv folds", kw["quiet"], unit="fold") as bar:
+                    result = cross_validate(
+                        shared, folds, mus, settings, map_fn, progress=lambda f: bar.update(1)
+                    )
+            log_messages(log, [m for fold in result.folds for m in fold.messages], "fold")
+            summary = cv_summary(result)
+            k, best = choose_mu(summary, kw["rule"]), choose_mu(summary, "best")
+            prefix = output_prefix(kw["out"], pf.pheno.name, multi)
+            header = [
+                f"pheno={pf.pheno.name}",
+                f"n={len(y)} folds={kw['folds']} seed={kw['seed']} transform={kw['transform']}",
+                f"rule={kw['rule']} chosen_mu_index={k} chosen_mu={mus[k]:.10g} "
+                f"best_mu_index={best} best_mu={mus[best]:.10g}",
+                "held-out scores per fold on the fold's transformed scale: explained variance "
+                "1-Var(y-yhat)/Var(y), MSE, Var(Xw)/Var(y), Var(K_vt a)/Var(y); "
+                "SE = sd/sqrt(folds)",
+                "fold_log_delta=" + ",".join(f"{v:.6g}" for v in result.log_delta),
+            ]
+            write_tsv(prefix + ".cv.tsv", _cv_table(summary, k), header)
+            log.info(
+                f"{pf.pheno.name}: rule {kw['rule']}: μ={mus[k]:.6g} (index {k}), held-out "
+                f"explained variance {summary.ev_mean[k]:.4f} ± {summary.ev_se[k]:.4f} with "
+                f"{summary.mean_n_active[k]:.1f} SNPs on average (best: μ={mus[best]:.6g}, "
+                f"{summary.ev_mean[best]:.4f}); SNP part {summary.snp_mean[k]:.4f}, background "
+                f"part {summary.background_mean[k]:.4f}; wrote {prefix}.cv.tsv"
+            )
+            request = LassoRequest(mus=mus[k : k + 1])
+            policy = kw["on_nonconvergence"]
+            fit = fit_lasso(log, X, y, C, eig, log_delta, request, grid, lasso, policy, kw["quiet"])
+            background = background_for(log, data, kin, reader, geno, fit, eig, kw["block_size"])
+            extra = {
+                "null_method": pf.null.method,
+                "selected_by": f"cv ({kw['rule']})",
+                "cv_folds": kw["folds"],
+                "cv_seed": kw["seed"],
+                "cv_mu_index": k,
+            }
+            params = {**params, "mu": float(mus[k])}
+            write_model(log, prefix, data, pf, geno, fit, background, params, extra)
 
 
 @click.command("cv")
-@bfile_option
-@kinship_option
-@pheno_options
-@covar_options
-@sample_options
-@snp_options
-@with_null_search
+@options(BFILE, kinship_option(), PHENO, COVAR, SAMPLES, SNPS, NULL_SEARCH)
 @click.option(
     "--folds",
     type=click.IntRange(2),
@@ -150,7 +144,7 @@ def run_cv(log, kw):
     show_default=True,
     help="K of K-fold cross-validation over individuals.",
 )
-@with_mu_grid_options
+@options(MU_GRID)
 @click.option(
     "--rule",
     type=click.Choice(["best", "1se"]),
@@ -160,8 +154,7 @@ def run_cv(log, kw):
     "(fewest SNPs) within one standard error of it.",
 )
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the fold split.")
-@with_lasso_options
-@run_options
+@options(LASSO, RUN)
 @run_command
 def cv(log, **kw):
     """Choose μ by K-fold cross-validation over individuals, then refit on everyone.

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import click
 
-from lmmlasso_cli.cli.common import bfile_option, run_command, run_options
+from lmmlasso_cli.cli.options import BFILE, RUN, options
+from lmmlasso_cli.cli.runner import run_command
 
 
 def _named_results(ctx, param, values):
@@ -43,7 +44,7 @@ def _named_results(ctx, param, values):
     help="A method's result, repeatable: weights.tsv (score |BETA_STD|), stability.tsv "
     "(FREQ) or gwas.tsv (−log10 P), told apart by their columns.",
 )
-@bfile_option
+@options(BFILE)
 @click.option(
     "--mu-index",
     type=click.IntRange(0),
@@ -64,7 +65,7 @@ def _named_results(ctx, param, values):
     is_flag=True,
     help="Also write PREFIX.pr.png with the PR curves of all methods (needs matplotlib).",
 )
-@run_options
+@options(RUN)
 @run_command
 def evaluate(log, **kw):
     """Score how well each result ranks the causal SNPs of --truth.
@@ -90,8 +91,9 @@ def run_evaluate(log, kw):
 
     from lmmlasso_cli.errors import InputError
     from lmmlasso_cli.evaluate import causal_loci, ranking_curves, selection_recovery, unit_scores
+    from lmmlasso_cli.io.evaluate_file import read_result, read_truth, write_eval_tables
     from lmmlasso_cli.io.plink import plink_prefix, read_plink
-    from lmmlasso_cli.io.results import plot_pr, read_result, read_truth, write_eval_tables
+    from lmmlasso_cli.io.plots import plot_pr
 
     if kw["window_bp"] is not None and kw["window_snps"] is not None:
         raise InputError("--window-bp and --window-snps: choose one window")

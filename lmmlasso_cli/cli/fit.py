@@ -2,101 +2,49 @@
 
 import click
 
-from lmmlasso_cli.cli.common import (
-    bfile_option,
-    covar_options,
-    pheno_options,
-    run_command,
-    run_options,
-    sample_options,
-    snp_options,
+from lmmlasso_cli.cli.options import (
+    BFILE,
+    COVAR,
+    LASSO,
+    MU_GRID,
+    NULL_SEARCH,
+    PHENO,
+    RUN,
+    SAMPLES,
+    SNPS,
+    options,
 )
-from lmmlasso_cli.cli.fit_null import with_null_search
+from lmmlasso_cli.cli.runner import run_command
 
-
-def float_list(ctx, param, value):
-    if value is None:
-        return None
-    try:
-        values = [float(v) for v in value.split(",") if v.strip()]
-    except ValueError:
-        raise click.BadParameter("expected comma-separated numbers") from None
-    if any(v <= 0 for v in values):
-        raise click.BadParameter("every μ must be positive")
-    return values
-
-
-lasso_options = [
-    click.option(
-        "--l1-ratio",
-        type=click.FloatRange(0, 1, min_open=True),
-        default=1.0,
-        show_default=True,
-        help="r in μ·r·‖w‖₁ + ½μ(1−r)‖w‖²; 1 = Lasso, <1 = elastic net.",
-    ),
-    click.option(
-        "--tol",
-        type=click.FloatRange(0, min_open=True),
-        default=1e-7,
-        show_default=True,
-        help="Stop when the duality gap ≤ tol·‖ỹ‖².",
-    ),
-    click.option(
-        "--max-epochs",
-        type=click.IntRange(1),
-        default=10_000,
-        show_default=True,
-        help="Coordinate-descent epochs per μ before giving up.",
-    ),
-    click.option(
-        "--on-nonconvergence",
-        type=click.Choice(["warn", "error"]),
-        default="warn",
-        show_default=True,
-        help="A fit whose duality gap stays above tolerance: warn (and record it in "
-        "PREFIX.path.tsv and the model) or fail.",
-    ),
-]
-
-
-mu_grid_options = [
-    click.option(
-        "--n-mu",
-        type=click.IntRange(1),
-        default=100,
-        show_default=True,
-        help="μ grid: number of values, geometric from μ_max = ‖X̃ᵀỹ‖∞/r down.",
-    ),
-    click.option(
-        "--mu-min-ratio",
-        type=click.FloatRange(0, 1, min_open=True),
-        default=1e-3,
-        show_default=True,
-        help="μ grid: smallest μ as a fraction of μ_max.",
-    ),
-    click.option(
-        "--mu-list",
-        callback=float_list,
-        metavar="MU[,MU...]",
-        help="μ grid: explicit absolute values instead of --n-mu.",
-    ),
-]
-
-
-def with_mu_grid_options(func):
-    for option in reversed(mu_grid_options):
-        func = option(func)
-    return func
-
-
-def with_lasso_options(func):
-    for option in reversed(lasso_options):
-        func = option(func)
-    return func
+PARAMS = (
+    "bfile",
+    "kinship",
+    "null_path",
+    "no_kinship",
+    "pheno",
+    "covar",
+    "covar_names",
+    "no_intercept",
+    "transform",
+    "mu",
+    "n_active",
+    "n_mu",
+    "mu_min_ratio",
+    "mu_list",
+    "l1_ratio",
+    "tol",
+    "max_epochs",
+    "maf",
+    "extract",
+    "exclude",
+    "chromosomes",
+    "keep",
+    "remove",
+)
 
 
 @click.command("fit", short_help="LMM-Lasso: sparse SNP effects plus a polygenic random effect.")
-@bfile_option
+@options(BFILE)
 @click.option(
     "--kinship",
     metavar="FILE",
@@ -113,11 +61,7 @@ def with_lasso_options(func):
     is_flag=True,
     help="Plain Lasso with unpenalized covariates (no random effect): the baseline.",
 )
-@pheno_options
-@covar_options
-@sample_options
-@snp_options
-@with_null_search
+@options(PHENO, COVAR, SAMPLES, SNPS, NULL_SEARCH)
 @click.option(
     "--mu",
     type=click.FloatRange(0, min_open=True),
@@ -125,9 +69,7 @@ def with_lasso_options(func):
     "the rotated phenotype and standardized SNPs).",
 )
 @click.option("--n-active", type=click.IntRange(1), help="Find the μ that selects this many SNPs.")
-@with_mu_grid_options
-@with_lasso_options
-@run_options
+@options(MU_GRID, LASSO, RUN)
 @run_command
 def fit(log, **kw):
     """LMM-Lasso (Rakitsch et al. 2013): sparse SNP effects plus a polygenic random effect.
@@ -139,6 +81,51 @@ def fit(log, **kw):
     --n-active, fits a path of --n-mu values. Writes PREFIX.weights.tsv, PREFIX.path.tsv,
     PREFIX.model.npz (for `lmmlasso predict`) and PREFIX.score.tsv (for plink2 --score).
     """
-    from lmmlasso_cli.cli.fit_command import run_fit
+    from lmmlasso_cli.cli.options import (
+        data_options_from,
+        lasso_from,
+        mu_grid_from,
+        null_search_from,
+    )
+    from lmmlasso_cli.cli.pipeline import (
+        GenotypeCache,
+        LassoRequest,
+        background_for,
+        fit_lasso,
+        iter_phenotypes,
+        load_inputs,
+        null_for,
+        output_prefix,
+        write_model,
+    )
+    from lmmlasso_cli.errors import InputError
 
-    run_fit(log, kw)
+    chosen = [k for k in ("mu", "n_active", "mu_list") if kw.get(k) is not None]
+    if len(chosen) > 1:
+        flags = ", ".join("--" + k.replace("_", "-") for k in chosen)
+        raise InputError(f"{flags}: choose one of --mu, --n-active or --mu-list")
+    if not kw["no_kinship"] and not kw["kinship"]:
+        raise InputError("--kinship is required (or --no-kinship for a plain Lasso)")
+    kinship = None if kw["no_kinship"] else kw["kinship"]
+    data, kin = load_inputs(log, data_options_from(kw), kinship)
+    refit = kin is not None and not kw["null_path"]
+    search = null_search_from(kw) if refit else None
+    request = LassoRequest(mu=kw["mu"], n_active=kw["n_active"])
+    grid, lasso = mu_grid_from(kw), lasso_from(kw)
+    params = {k: kw.get(k) for k in PARAMS}
+    multi = len(data.pheno_names) > 1
+    with GenotypeCache(log, data, kw["maf"], kw["block_size"], kw["threads"], kw["quiet"]) as cache:
+        for pf in iter_phenotypes(log, data, kin, kw["transform"], search, need_eig=refit):
+            eig, log_delta, method = null_for(
+                log, pf, kin is not None, kw["null_path"], kw["bfile"]
+            )
+            reader, geno = cache.get(pf)
+            y, C = pf.pheno.values, pf.covariates
+            policy, quiet = kw["on_nonconvergence"], kw["quiet"]
+            fit = fit_lasso(
+                log, geno.matrix, y, C, eig, log_delta, request, grid, lasso, policy, quiet
+            )
+            background = background_for(log, data, kin, reader, geno, fit, eig, kw["block_size"])
+            prefix = output_prefix(kw["out"], pf.pheno.name, multi)
+            extra = {"null_method": method}
+            write_model(log, prefix, data, pf, geno, fit, background, params, extra)

@@ -2,61 +2,40 @@
 
 import click
 
-from lmmlasso_cli.cli.common import (
-    bfile_option,
-    covar_options,
+from lmmlasso_cli.cli.options import (
+    BFILE,
+    COVAR,
+    NULL_SEARCH,
+    PHENO,
+    RUN,
+    SAMPLES,
+    data_options_from,
     kinship_option,
-    pheno_options,
-    run_command,
-    run_options,
-    sample_options,
+    null_search_from,
+    options,
+)
+from lmmlasso_cli.cli.runner import run_command
+
+PARAMS = (
+    "bfile",
+    "kinship",
+    "pheno",
+    "pheno_names",
+    "mpheno",
+    "covar",
+    "covar_names",
+    "no_intercept",
+    "transform",
+    "reml",
+    "n_grid",
+    "log_delta_range",
+    "keep",
+    "remove",
 )
 
 
-def log_delta_range(ctx, param, value):
-    try:
-        lo, hi = (float(v) for v in value.split(","))
-    except ValueError:
-        raise click.BadParameter("expected LO,HI, e.g. -5,5") from None
-    if not lo < hi:
-        raise click.BadParameter("LO must be below HI")
-    return lo, hi
-
-
-null_search_options = [
-    click.option("--reml", is_flag=True, help="REML instead of ML (ML is the LMM-Lasso default)."),
-    click.option(
-        "--n-grid",
-        type=click.IntRange(2),
-        default=100,
-        show_default=True,
-        help="Number of grid intervals over the log δ range (then Brent refinement).",
-    ),
-    click.option(
-        "--log-delta-range",
-        default="-5,5",
-        show_default=True,
-        metavar="LO,HI",
-        callback=log_delta_range,
-        help="Search range of log δ = log(σe²/σg²).",
-    ),
-]
-
-
-def with_null_search(func):
-    for option in reversed(null_search_options):
-        func = option(func)
-    return func
-
-
 @click.command("fit-null")
-@bfile_option
-@kinship_option
-@pheno_options
-@covar_options
-@sample_options
-@with_null_search
-@run_options
+@options(BFILE, kinship_option(), PHENO, COVAR, SAMPLES, NULL_SEARCH, RUN)
 @run_command
 def fit_null(log, **kw):
     """Fit the null LMM y = Cα + u + ε, u ~ N(0, σg²K), ε ~ N(0, σe²I).
@@ -67,7 +46,29 @@ def fit_null(log, **kw):
     coefficients, on the transformed phenotype's scale. Writes PREFIX.null.tsv (one row per
     phenotype) and PREFIX.null.npz (eigendecompositions and δ, for `lmmlasso fit`).
     """
-    from lmmlasso_cli.cli.null_runner import fit_null_models, write_null_outputs
+    from lmmlasso_cli.cli.pipeline import iter_phenotypes, load_inputs
+    from lmmlasso_cli.io.artifacts import provenance
+    from lmmlasso_cli.io.null_file import save_null, write_null_table
 
-    fits = fit_null_models(log, kw)
-    write_null_outputs(log, kw, fits)
+    data, kin = load_inputs(log, data_options_from(kw), kw["kinship"])
+    search = null_search_from(kw)
+    fits = list(iter_phenotypes(log, data, kin, kw["transform"], search))
+    meta = provenance("fit-null", {k: kw.get(k) for k in PARAMS})
+    meta["covariate_names"] = data.covariate_names
+    groups, rows, table = [], [], []
+    seen = {}
+    for fit in fits:
+        if fit.group not in seen:
+            seen[fit.group] = len(groups)
+            groups.append((fit.fid, fit.iid, fit.eig))
+        rows.append((fit.pheno.name, seen[fit.group], fit.null))
+        table.append((fit.pheno, fit.null))
+    order = {name: i for i, name in enumerate(data.pheno_names)}
+    table.sort(key=lambda item: order[item[0].name])  # the order the user asked for
+    out = kw["out"]
+    write_null_table(out + ".null.tsv", table, kin.n_snps, data.covariate_names)
+    save_null(out + ".null.npz", meta, groups, rows)
+    log.info(
+        f"wrote {out}.null.tsv and {out}.null.npz "
+        f"({len(fits)} phenotype(s), {len(groups)} eigendecomposition(s))"
+    )

@@ -4,33 +4,30 @@ from __future__ import annotations
 
 import click
 
-from lmmlasso_cli.cli.common import (
-    bfile_option,
-    covar_options,
-    pheno_options,
-    run_command,
-    run_options,
-    sample_options,
-    snp_options,
+from lmmlasso_cli.cli.options import (
+    BFILE,
+    COVAR,
+    NULL_SEARCH,
+    PHENO,
+    RUN,
+    SAMPLES,
+    SNPS,
+    options,
 )
-from lmmlasso_cli.cli.fit_null import with_null_search
+from lmmlasso_cli.cli.runner import run_command
 
 N_TOP_HITS = 5
 
 
 @click.command("gwas")
-@bfile_option
+@options(BFILE)
 @click.option(
     "--kinship",
     metavar="FILE",
     help="Kinship (PREFIX.kinship.npz or GCTA .grm.bin); required unless --lm or --loco "
     "(ignored with --loco).",
 )
-@pheno_options
-@covar_options
-@sample_options
-@snp_options
-@with_null_search
+@options(PHENO, COVAR, SAMPLES, SNPS, NULL_SEARCH)
 @click.option(
     "--exact",
     is_flag=True,
@@ -55,7 +52,7 @@ N_TOP_HITS = 5
     help="Also write PREFIX.manhattan.png and PREFIX.qq.png (needs matplotlib: "
     "pip install 'lmmlasso-cli[plot]').",
 )
-@run_options
+@options(RUN)
 @run_command
 def gwas(log, **kw):
     """Test every SNP: y = Cα + xβ + u + ε, u ~ N(0, σg²K), ε ~ N(0, σe²I).
@@ -92,30 +89,34 @@ def _check(kw):
 def run_gwas(log, kw):
     import itertools
 
-    from lmmlasso_cli.cli.null_runner import iter_phenotypes, load_inputs
+    from lmmlasso_cli.cli.options import data_options_from, null_search_from
+    from lmmlasso_cli.cli.pipeline import iter_phenotypes, load_inputs
     from lmmlasso_cli.io.plink import GenotypeReader
 
     _check(kw)
     method = "ols" if kw["lm"] else "exact" if kw["exact"] else "fixed"
     with_kinship = method != "ols" and not kw["loco"]
-    if kw["loco"] and kw.get("kinship"):
+    if kw["loco"] and kw["kinship"]:
         log.info(f"--loco: ignoring --kinship {kw['kinship']}; kinships come from --bfile")
-    kw = {**kw, "kinship": kw.get("kinship") if with_kinship else None}
-    data, kin = load_inputs(log, kw)
+    kinship = kw["kinship"] if with_kinship else None
+    data, kin = load_inputs(log, data_options_from(kw), kinship)
     for note in data.snp_notes:
         log.info(note)
     log.info(f"test: {_describe(method, kw)}")
     multi = len(data.pheno_names) > 1
-    fits = iter_phenotypes(log, kw, data, kin, fit_models=with_kinship, need_eig=with_kinship)
+    search = null_search_from(kw)
+    fits = iter_phenotypes(
+        log, data, kin, kw["transform"], search if with_kinship else None, need_eig=with_kinship
+    )
     for _, group in itertools.groupby(fits, key=lambda pf: pf.group):
         group = list(group)
-        reader = GenotypeReader(data.plink, group[0].fam_index, num_threads=kw["threads"])
-        if kw["loco"]:
-            results = _scan_loco(log, kw, data, reader, group, method)
-        else:
-            eig = group[0].eig
-            deltas = [pf.null.log_delta if eig is not None else None for pf in group]
-            results = _scan(log, kw, data, reader, group, eig, deltas, method, data.snp_index)
+        with GenotypeReader(data.plink, group[0].fam_index, num_threads=kw["threads"]) as reader:
+            if kw["loco"]:
+                results = _scan_loco(log, kw, data, reader, group, method, search)
+            else:
+                eig = group[0].eig
+                deltas = [pf.null.log_delta if eig is not None else None for pf in group]
+                results = _scan(log, kw, data, reader, group, eig, deltas, method, data.snp_index)
         for pf, assoc in zip(group, results, strict=True):
             _write(log, kw, data, pf, assoc, multi)
 
@@ -130,50 +131,48 @@ def _describe(method, kw):
     return f"LMM Wald test at the null model's δ ({null}); kinship {where}"
 
 
-def _scan(log, kw, data, reader, group, eig, log_deltas, method, snp_index, label=""):
-    """Scan ``snp_index`` for every phenotype of a group sharing ``eig``; log the drops."""
-    from lmmlasso_cli.cli.common import progress_bar
+def _scan(log, kw, data, reader, group, eig, log_deltas, method, snp_index):
+    """Scan ``snp_index`` for every phenotype of a group sharing ``eig``."""
     from lmmlasso_cli.gwas import prepare_scan, scan
-    from lmmlasso_cli.io.dataset import iter_standardized
 
     models = [
         prepare_scan(pf.pheno.values, pf.covariates, eig, log_delta)
         for pf, log_delta in zip(group, log_deltas, strict=True)
     ]
+    blocks = _blocks(log, kw, reader, group, snp_index)
+    return scan(blocks, eig, models, method, kw["log_delta_range"])
+
+
+def _blocks(log, kw, reader, group, snp_index, label=""):
+    """Standardized blocks of ``snp_index`` as `gwas.scan` takes them, with a progress bar;
+    once exhausted, logs how many SNPs were tested and dropped."""
+    from lmmlasso_cli.cli.runner import progress_bar
+    from lmmlasso_cli.io.dataset import iter_standardized
+
     counts = {"all_missing": 0, "monomorphic": 0, "low_maf": 0}
     names = ",".join(pf.pheno.name for pf in group)
     stream = iter_standardized(reader, snp_index, kw["maf"], kw["block_size"])
     with progress_bar(len(snp_index), f"gwas {names}{label}", kw["quiet"], unit="SNP") as bar:
-
-        def blocks():
-            for block in stream:
-                counts["all_missing"] += block.n_all_missing
-                counts["monomorphic"] += block.n_monomorphic
-                counts["low_maf"] += block.n_low_maf
-                yield block.snp_index, block.matrix, block.sds
-                bar.update(block.n_read)
-
-        results = scan(blocks(), eig, models, method, kw["log_delta_range"])
+        for block in stream:
+            counts["all_missing"] += block.n_all_missing
+            counts["monomorphic"] += block.n_monomorphic
+            counts["low_maf"] += block.n_low_maf
+            yield block.snp_index, block.matrix, block.sds
+            bar.update(block.n_read)
     dropped = sum(counts.values())
     log.info(
         f"{names}{label}: {len(snp_index) - dropped} SNPs tested on {reader.n_samples} "
         f"individuals; dropped {counts['monomorphic']} monomorphic, {counts['all_missing']} "
         f"all-missing, {counts['low_maf']} with MAF < {kw['maf']}"
     )
-    return results
 
 
-def _scan_loco(log, kw, data, reader, group, method):
-    """One kinship pass keeping per-chromosome parts; then per chromosome: K_-c, its
-    eigendecomposition, the null models and the scan of that chromosome's SNPs."""
-    import numpy as np
-
-    from lmmlasso_cli.cli.common import progress_bar
-    from lmmlasso_cli.cli.null_runner import _fit_one
+def _scan_loco(log, kw, data, reader, group, method, search):
+    """One kinship pass keeping per-chromosome parts, then `gwas.scan_loco`."""
+    from lmmlasso_cli.cli.runner import progress_bar
     from lmmlasso_cli.errors import InputError
-    from lmmlasso_cli.gwas import merge
-    from lmmlasso_cli.kinship import compute_kinship, leave_one_chromosome_out
-    from lmmlasso_cli.nullmodel import eigendecompose
+    from lmmlasso_cli.gwas import scan_loco
+    from lmmlasso_cli.kinship import compute_kinship
 
     plink, snp_index = data.plink, data.snp_index
     with progress_bar(len(snp_index), "LOCO kinship", kw["quiet"], unit="SNP") as bar:
@@ -197,30 +196,35 @@ def _scan_loco(log, kw, data, reader, group, method):
         f"LOCO kinship: {kin.n_snps} SNPs on {len(kin.chrom_parts)} chromosomes over "
         f"{reader.n_samples} individuals"
     )
-    parts = [[] for _ in group]
-    for c in chroms:
-        eig = eigendecompose(leave_one_chromosome_out(kin, c))
-        n_other = kin.n_snps - kin.chrom_parts.get(c, (None, 0))[1]
-        log.info(f"chromosome {c}: kinship from the {n_other} SNPs of the other chromosomes")
-        log_deltas = [_fit_one(log, pf.pheno, eig, pf.covariates, kw).log_delta for pf in group]
+
+    def blocks_of(c):
         here = snp_index[plink.chrom[snp_index] == c]
-        results = _scan(log, kw, data, reader, group, eig, log_deltas, method, here, f" chr{c}")
-        for k, assoc in enumerate(results):
-            parts[k].append(assoc)
-    del kin
-    merged = [merge(p) for p in parts]
-    assert all(np.all(np.diff(m.snp_index) > 0) for m in merged)
-    return merged
+        return _blocks(log, kw, reader, group, here, f" chr{c}")
+
+    phenotypes = [(pf.pheno.values, pf.covariates) for pf in group]
+    loco = scan_loco(kin, chroms, phenotypes, blocks_of, method, search)
+    for part in loco.chromosomes:
+        log.info(
+            f"chromosome {part.chrom}: kinship from the {part.n_snps_kinship} SNPs of the "
+            f"other chromosomes; log δ "
+            + ", ".join(
+                f"{pf.pheno.name} {null.log_delta:.4f}"
+                for pf, null in zip(group, part.nulls, strict=True)
+            )
+        )
+    return loco.associations
 
 
 def _write(log, kw, data, pf, assoc, multi):
     import numpy as np
 
+    from lmmlasso_cli.cli.pipeline import output_prefix
     from lmmlasso_cli.gwas import genomic_control
-    from lmmlasso_cli.io.results import GENOME_WIDE, plot_manhattan, plot_qq, write_gwas
+    from lmmlasso_cli.io.gwas_file import write_gwas
+    from lmmlasso_cli.io.plots import GENOME_WIDE, plot_manhattan, plot_qq
 
     name = pf.pheno.name
-    prefix = kw["out"] + (f".{name}" if multi else "")
+    prefix = output_prefix(kw["out"], name, multi)
     path = prefix + ".gwas.tsv" + (".gz" if kw["gz"] else "")
     write_gwas(path, data.plink, assoc)
     lam = genomic_control(assoc.t_stat)

@@ -2,21 +2,12 @@
 
 import click
 
-from lmmlasso_cli.cli.common import (
-    bfile_option,
-    data_options_from,
-    progress_bar,
-    run_command,
-    run_options,
-    sample_options,
-    snp_options,
-)
+from lmmlasso_cli.cli.options import BFILE, RUN, SAMPLES, SNPS, data_options_from, options
+from lmmlasso_cli.cli.runner import progress_bar, run_command
 
 
 @click.command("kinship")
-@bfile_option
-@sample_options
-@snp_options
+@options(BFILE, SAMPLES, SNPS)
 @click.option(
     "--scaling",
     type=click.Choice(["empirical", "hwe"]),
@@ -28,7 +19,7 @@ from lmmlasso_cli.cli.common import (
 @click.option(
     "--grm", is_flag=True, help="Also write GCTA binary PREFIX.grm.bin/.grm.N.bin/.grm.id."
 )
-@run_options
+@options(RUN)
 @run_command
 def kinship(log, **kw):
     """Realized relationship matrix K = Z Zᵀ / p from standardized SNPs.
@@ -53,7 +44,7 @@ def kinship(log, **kw):
     for note in data.snp_notes:
         log.info(note)
     reader = GenotypeReader(plink, samples.fam_index, num_threads=kw["threads"])
-    with progress_bar(len(data.snp_index), "kinship", kw["quiet"], unit="SNP") as bar:
+    with reader, progress_bar(len(data.snp_index), "kinship", kw["quiet"], unit="SNP") as bar:
         try:
             kin = compute_kinship(
                 reader.blocks(data.snp_index, kw["block_size"]),

@@ -4,33 +4,27 @@ from __future__ import annotations
 
 import click
 
-from lmmlasso_cli.cli.common import (
-    bfile_option,
+from lmmlasso_cli.cli.options import (
+    BFILE,
+    RUN,
+    SAMPLES,
+    SNPS,
     data_options_from,
-    progress_bar,
-    run_command,
-    run_options,
-    sample_options,
-    snp_options,
+    options,
+    unit_interval,
 )
-
-
-def _share(ctx, param, value):
-    if not 0.0 <= value <= 1.0:
-        raise click.BadParameter("must be between 0 and 1")
-    return value
+from lmmlasso_cli.cli.runner import progress_bar, run_command
 
 
 @click.command("simulate")
-@bfile_option
+@options(BFILE)
 @click.option(
     "--kinship",
     metavar="FILE",
     help="Kinship (PREFIX.kinship.npz or GCTA .grm.bin) for the background u ~ N(0, K); "
     "required when --h2-background > 0.",
 )
-@sample_options
-@snp_options
+@options(SAMPLES, SNPS)
 @click.option(
     "--n-causal",
     type=click.IntRange(0),
@@ -44,7 +38,7 @@ def _share(ctx, param, value):
     type=float,
     default=0.3,
     show_default=True,
-    callback=_share,
+    callback=unit_interval,
     help="Share of the phenotype variance planted on the causal SNPs (exact in the sample).",
 )
 @click.option(
@@ -52,7 +46,7 @@ def _share(ctx, param, value):
     type=float,
     default=0.3,
     show_default=True,
-    callback=_share,
+    callback=unit_interval,
     help="Share of the variance from the polygenic and structure background u ~ N(0, K).",
 )
 @click.option("--n-pheno", type=click.IntRange(1), default=1, show_default=True, help="Replicates.")
@@ -71,7 +65,7 @@ def _share(ctx, param, value):
     help="Standardized effects: normal = N(0, 1); equal = ±1 with random sign (before the "
     "scaling to --h2-snps).",
 )
-@run_options
+@options(RUN)
 @run_command
 def simulate(log, **kw):
     """Simulate phenotypes y = Zb + u + e on the genotypes of --bfile (semi-empirical design).
@@ -88,16 +82,14 @@ def simulate(log, **kw):
 
 
 def run_simulate(log, kw):
-    import numpy as np
     import pandas as pd
 
     from lmmlasso_cli.errors import InputError
-    from lmmlasso_cli.io.dataset import iter_standardized, load_dataset, read_standardized
+    from lmmlasso_cli.io.dataset import load_dataset
     from lmmlasso_cli.io.kinship_file import load_kinship
     from lmmlasso_cli.io.plink import GenotypeReader
-    from lmmlasso_cli.io.results import write_phenotypes, write_truth
+    from lmmlasso_cli.io.simulate_file import write_phenotypes, write_truth
     from lmmlasso_cli.nullmodel import eigendecompose
-    from lmmlasso_cli.simulate import draw_causal, replicate_generators, simulate_phenotype
 
     h2s, h2b = kw["h2_snps"], kw["h2_background"]
     if h2s + h2b > 1.0:
@@ -126,6 +118,30 @@ def run_simulate(log, kw):
     elif kw.get("kinship"):
         log.info("--h2-background 0: --kinship is not used")
     reader = GenotypeReader(plink, samples.fam_index, num_threads=kw["threads"])
+    try:
+        values, truth, names = _simulate(log, kw, data, reader, eig)
+    finally:
+        reader.close()
+    out = kw["out"]
+    write_phenotypes(out + ".pheno", samples.fid, samples.iid, names, values)
+    write_truth(out + ".truth.tsv", pd.concat(truth, ignore_index=True))
+    log.info(
+        f"wrote {out}.pheno ({len(names)} phenotype(s), {samples.n_samples} individuals) and "
+        f"{out}.truth.tsv (seed {kw['seed']})"
+    )
+
+
+def _simulate(log, kw, data, reader, eig):
+    """(values (n, n_pheno), truth frames, names) of the replicates."""
+    import numpy as np
+    import pandas as pd
+
+    from lmmlasso_cli.errors import InputError
+    from lmmlasso_cli.io.dataset import iter_standardized, read_standardized
+    from lmmlasso_cli.simulate import draw_causal, replicate_generators, simulate_phenotype
+
+    plink, samples = data.plink, data.samples
+    h2s, h2b = kw["h2_snps"], kw["h2_background"]
     candidates = []
     with progress_bar(len(data.snp_index), "candidates", kw["quiet"], unit="SNP") as bar:
         for block in iter_standardized(reader, data.snp_index, kw["maf"], kw["block_size"]):
@@ -176,10 +192,4 @@ def run_simulate(log, kw):
             f"{np.var(sim.planted) / var:.4f}, background {np.var(sim.background) / var:.4f}, "
             f"noise {np.var(sim.noise) / var:.4f}"
         )
-    out = kw["out"]
-    write_phenotypes(out + ".pheno", samples.fid, samples.iid, names, values)
-    write_truth(out + ".truth.tsv", pd.concat(truth, ignore_index=True))
-    log.info(
-        f"wrote {out}.pheno ({len(names)} phenotype(s), {samples.n_samples} individuals) and "
-        f"{out}.truth.tsv (seed {kw['seed']})"
-    )
+    return values, truth, names

@@ -1,132 +1,34 @@
-"""`lmmlasso stability`: selection frequencies over subsamples, each one a full LMM-Lasso training.
-
-Also home of `parallel_map`, the process pool shared with `lmmlasso cv`: spawned workers with
-one BLAS thread each, fed memory-mapped copies of the data (io.stability_file).
-"""
+"""`lmmlasso stability`: selection frequencies over subsamples, each a full LMM-Lasso training."""
 
 from __future__ import annotations
 
-import contextlib
-import os
-from collections import Counter
-
 import click
 
-from lmmlasso_cli.cli.common import (
-    covar_options,
-    pheno_options,
-    progress_bar,
-    run_command,
-    run_options,
-    sample_options,
-    snp_options,
+from lmmlasso_cli.cli.options import (
+    COVAR,
+    LASSO,
+    NULL_SEARCH,
+    PHENO,
+    RUN,
+    SAMPLES,
+    SNPS,
+    index_range,
+    options,
 )
-from lmmlasso_cli.cli.fit import with_lasso_options
-from lmmlasso_cli.cli.fit_null import with_null_search
+from lmmlasso_cli.cli.runner import run_command
 from lmmlasso_cli.errors import ConvergenceError, InputError
 
-BLAS_ENV = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS")
 MAX_LISTED = 50  # SNPs at or above the threshold listed in the log
-_WORKER_LIMITS = None  # the threadpoolctl limiter of a worker process, kept alive
-
-
-def available_cores() -> int:
-    if hasattr(os, "sched_getaffinity"):
-        return len(os.sched_getaffinity(0))
-    return os.cpu_count() or 1
-
-
-def _init_worker() -> None:
-    """Worker start-up: one BLAS/OpenMP thread, for libraries loaded now or later."""
-    global _WORKER_LIMITS
-    for name in BLAS_ENV:
-        os.environ[name] = "1"
-    import numpy  # noqa: F401  (load the BLAS libraries before limiting them)
-    import scipy.linalg  # noqa: F401
-    from threadpoolctl import threadpool_limits
-
-    _WORKER_LIMITS = threadpool_limits(limits=1)
-
-
-def blas_threads(_=None) -> list[int]:
-    """The distinct thread counts of the BLAS/OpenMP libraries loaded in this process."""
-    from threadpoolctl import threadpool_info
-
-    return sorted({lib["num_threads"] for lib in threadpool_info()})
-
-
-@contextlib.contextmanager
-def parallel_map(data, n_tasks: int, threads: int | None, log=None):
-    """Yield (map_fn, data_for_tasks): the builtin map with one BLAS thread, or, for more than
-    one worker, a spawned process pool's map over memory-mapped data. Either way every task runs
-    with one BLAS thread, so results do not depend on --threads."""
-    from threadpoolctl import threadpool_limits
-
-    workers = min(threads or available_cores(), n_tasks)
-    if workers <= 1:
-        with threadpool_limits(limits=1):
-            yield map, data
-        return
-    import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor
-
-    from lmmlasso_cli.io.stability_file import shared_training_data
-
-    with shared_training_data(data) as shared:
-        pool = ProcessPoolExecutor(
-            max_workers=workers,
-            mp_context=multiprocessing.get_context("spawn"),
-            initializer=_init_worker,
-        )
-        try:
-            if log is not None:
-                seen = sorted(
-                    {n for counts in pool.map(blas_threads, range(workers)) for n in counts}
-                )
-                log.info(f"{workers} worker processes; BLAS threads per worker: {seen}")
-            yield pool.map, shared
-        finally:
-            pool.shutdown(wait=True, cancel_futures=True)
-
-
-def training_settings(kw):
-    from lmmlasso_cli.selection.folds import TrainingSettings
-
-    return TrainingSettings(
-        transform=kw["transform"],
-        reml=kw["reml"],
-        n_grid=kw["n_grid"],
-        log_delta_range=tuple(kw["log_delta_range"]),
-        l1_ratio=kw["l1_ratio"],
-        tol=kw["tol"],
-        max_epochs=kw["max_epochs"],
-    )
-
-
-def log_messages(log, messages, noun: str) -> None:
-    """One warning per distinct message ("fold 3: text"), with how many folds/replicates
-    raised it."""
-    counts = Counter(m.split(": ", 1)[-1] for m in messages)
-    for text, count in counts.items():
-        log.warning(f"{count} {noun}(s): {text}")
-
-
-def rep_range(ctx, param, value):
-    if value is None:
-        return None
-    try:
-        start, stop = (int(v) for v in value.split(":"))
-    except ValueError:
-        raise click.BadParameter("expected A:B, e.g. 0:50 (replicates A to B-1)") from None
-    return range(start, stop)
 
 
 def _run(log, kw):
     import numpy as np
 
-    from lmmlasso_cli.cli.fit_runner import read_genotypes
-    from lmmlasso_cli.cli.null_runner import iter_phenotypes, load_inputs
+    from lmmlasso_cli.cli.options import data_options_from, training_from
+    from lmmlasso_cli.cli.pipeline import GenotypeCache, iter_phenotypes, load_inputs, output_prefix
+    from lmmlasso_cli.cli.runner import log_messages, progress_bar
     from lmmlasso_cli.io.stability_file import SnpLabels, run_record, save_stability
+    from lmmlasso_cli.parallel import parallel_map
     from lmmlasso_cli.selection.folds import TrainingData
     from lmmlasso_cli.selection.stability import (
         SelectionMode,
@@ -142,16 +44,14 @@ def _run(log, kw):
             "(or --merge SHARD.stability.npz ... to combine shards)"
         )
     mode = SelectionMode(chosen[0], kw[chosen[0]])
-    plan = StabilityPlan(kw["seed"], kw["n_reps"], kw["fraction"], mode, training_settings(kw))
+    plan = StabilityPlan(kw["seed"], kw["n_reps"], kw["fraction"], mode, training_from(kw))
     reps = kw["reps"] or range(kw["n_reps"])
     check_reps(reps, kw["n_reps"])
-    data, kin = load_inputs(log, kw)
+    data, kin = load_inputs(log, data_options_from(kw), kw["kinship"])
     multi = len(data.pheno_names) > 1
-    cached = (None, None)
-    for pf in iter_phenotypes(log, kw, data, kin, fit_models=False, need_eig=False):
-        if cached[0] != pf.group:
-            cached = (pf.group, read_genotypes(log, kw, data, pf.fam_index, kw["quiet"])[1])
-        geno = cached[1]
+    cache = GenotypeCache(log, data, kw["maf"], kw["block_size"], kw["threads"], kw["quiet"])
+    for pf in iter_phenotypes(log, data, kin, kw["transform"], need_eig=False):
+        geno = cache.get(pf)[1]
         n_samples, n_snps = geno.matrix.shape
         if mode.kind == "n_active" and mode.value > n_snps:
             raise InputError(f"--n-active {mode.value} exceeds the {n_snps} analysed SNPs")
@@ -166,7 +66,11 @@ def _run(log, kw):
             f"{pf.pheno.name}: replicates {reps.start}:{reps.stop} of {plan.n_reps}, "
             f"{run['n_subsample']} of {n_samples} individuals each, {mode.kind}={run['value']}"
         )
-        with parallel_map(training, len(reps), kw["threads"], log) as (map_fn, shared):
+
+        def started(workers, blas):
+            log.info(f"{workers} worker processes; BLAS threads per worker: {blas}")
+
+        with parallel_map(training, len(reps), kw["threads"], started) as (map_fn, shared):
             with progress_bar(len(reps), "stability replicates", kw["quiet"], unit="rep") as bar:
                 runs = run_stability(shared, plan, reps, map_fn, lambda i: bar.update(1))
         log_messages(log, runs.messages, "replicate")
@@ -176,7 +80,7 @@ def _run(log, kw):
                 f"the Lasso did not converge in {n_bad} of {runs.n_run} replicates; raise "
                 f"--max-epochs or loosen --tol, or use --on-nonconvergence warn"
             )
-        prefix = kw["out"] + (f".{pf.pheno.name}" if multi else "")
+        prefix = output_prefix(kw["out"], pf.pheno.name, multi)
         params = {k: v for k, v in kw.items() if k not in ("quiet", "debug", "shards")}
         log.info(
             f"{pf.pheno.name}: log δ over replicates {np.min(runs.log_delta):.3f} to "
@@ -184,6 +88,7 @@ def _run(log, kw):
         )
         save_stability(prefix + ".stability.npz", run, params, pf.fid, pf.iid, snps, runs)
         _report(log, prefix, snps, run, runs, kw["threshold"])
+    cache.close()
 
 
 def _merge(log, kw):
@@ -246,11 +151,7 @@ def _report(log, prefix, snps, run, runs, threshold):
     help="PREFIX.kinship.npz from `lmmlasso kinship` or a "
     "GCTA GRM (PREFIX.grm.bin). Required unless --merge.",
 )
-@pheno_options
-@covar_options
-@sample_options
-@snp_options
-@with_null_search
+@options(PHENO, COVAR, SAMPLES, SNPS, NULL_SEARCH)
 @click.option(
     "--mu",
     type=click.FloatRange(0, min_open=True),
@@ -278,7 +179,7 @@ def _report(log, prefix, snps, run, runs, threshold):
 )
 @click.option(
     "--reps",
-    callback=rep_range,
+    callback=index_range,
     metavar="A:B",
     help="Run only replicates A..B-1 of --n-reps (a shard for a cluster job; "
     "combine shards with --merge).  [default: 0:n-reps]",
@@ -305,8 +206,7 @@ def _report(log, prefix, snps, run, runs, threshold):
     "--reps) into --out, as a single run would have written them.",
 )
 @click.argument("shards", nargs=-1, metavar="[SHARDS]...")
-@with_lasso_options
-@run_options
+@options(LASSO, RUN)
 @run_command
 def stability(log, **kw):
     """Stability selection (Meinshausen & Bühlmann 2010) as in LMM-Lasso (Rakitsch et al. 2013).

@@ -19,11 +19,12 @@ from lmmlasso_cli import __version__
 
 
 class RunLog:
-    def __init__(self, out_prefix: str, quiet: bool = False):
+    def __init__(self, out_prefix: str, quiet: bool = False, render=None):
         self.path = out_prefix + ".log"
         folder = os.path.dirname(os.path.abspath(self.path))
         os.makedirs(folder, exist_ok=True)
         self.quiet = quiet
+        self._render = render or (lambda text: text)  # e.g. parameter names shown as flags
         self.warnings: list[str] = []
         self._start = time.perf_counter()
         self._handle = open(self.path, "w")  # noqa: SIM115
@@ -39,11 +40,13 @@ class RunLog:
         self._handle.flush()
 
     def info(self, text: str) -> None:
+        text = self._render(text)
         self._write(text)
         if not self.quiet:
             click.echo(text, err=True)
 
     def warning(self, text: str) -> None:
+        text = self._render(text)
         self.warnings.append(text)
         self._write("WARNING: " + text)
         click.echo("Warning: " + text, err=True)

@@ -1,9 +1,9 @@
 """``PREFIX.model.npz`` and the TSV outputs of `fit`: weights, path, and a plink2 score file.
 
-A model holds, for each μ of its path, the fixed SNP effects (standardized scale, for the
-union of SNPs selected at any μ), the covariate effects, and the per-SNP BLUP weights of the
-background over the kinship SNPs, each SNP with its ID, alleles and training mean and sd. That
-is all `predict` needs: never the training .bed.
+A model (`lmmlasso_cli.model.FittedModel`) holds, for each μ of its path, the fixed SNP effects
+(standardized scale, for the union of SNPs selected at any μ), the covariate effects, and the
+per-SNP BLUP weights of the background over the kinship SNPs, each SNP with its ID, alleles and
+training mean and sd. That is all `predict` needs: never the training .bed.
 """
 
 from __future__ import annotations
@@ -14,28 +14,9 @@ import numpy as np
 import pandas as pd
 
 from lmmlasso_cli.io.artifacts import load_npz, save_npz, write_tsv
+from lmmlasso_cli.model import FittedModel
+from lmmlasso_cli.snps import SnpSet
 from lmmlasso_cli.transforms import PhenoTransform
-
-
-@dataclass(frozen=True)
-class SnpSet:
-    """SNPs with identity and training scale: IDs, chromosome, position, alleles, mean, sd."""
-
-    snp: np.ndarray
-    chrom: np.ndarray
-    bp: np.ndarray
-    a1: np.ndarray
-    a2: np.ndarray
-    means: np.ndarray
-    sds: np.ndarray
-
-    def take(self, idx) -> SnpSet:
-        return SnpSet(
-            *(getattr(self, f)[idx] for f in ("snp", "chrom", "bp", "a1", "a2", "means", "sds"))
-        )
-
-    def __len__(self) -> int:
-        return len(self.snp)
 
 
 @dataclass(frozen=True)
@@ -62,44 +43,30 @@ class Model:
 
 
 def _snpset_arrays(prefix: str, s: SnpSet) -> dict:
-    return {
-        f"{prefix}_{f}": getattr(s, f) for f in ("snp", "chrom", "bp", "a1", "a2", "means", "sds")
-    }
+    return {f"{prefix}_{f}": getattr(s, f) for f in SnpSet.field_names()}
 
 
 def _snpset_from(art, prefix: str) -> SnpSet:
-    return SnpSet(
-        *(art[f"{prefix}_{f}"] for f in ("snp", "chrom", "bp", "a1", "a2", "means", "sds"))
-    )
+    return SnpSet(*(art[f"{prefix}_{f}"] for f in SnpSet.field_names()))
 
 
 def save_model(
-    path: str,
-    meta: dict,
-    fid,
-    iid,
-    mus,
-    fixed: SnpSet,
-    fixed_coefs,
-    covariate_coefs,
-    background: SnpSet | None,
-    background_weights,
-    transform: PhenoTransform,
+    path: str, meta: dict, fid, iid, model: FittedModel, transform: PhenoTransform
 ) -> None:
     arrays = {
         "fid": fid,
         "iid": iid,
-        "mus": mus,
-        "fixed_coefs": fixed_coefs,
-        "covariate_coefs": covariate_coefs,
+        "mus": model.mus,
+        "fixed_coefs": model.fixed_coefs,
+        "covariate_coefs": model.covariate_coefs,
         "transform_kind": np.array(transform.kind),
         "transform_params": np.array([transform.mean, transform.sd, transform.boxcox_lambda]),
         "transform_ranks": transform.ranks_x if transform.ranks_x is not None else np.zeros(0),
-        **_snpset_arrays("fixed", fixed),
+        **_snpset_arrays("fixed", model.fixed),
     }
-    if background is not None:
-        arrays.update(_snpset_arrays("background", background))
-        arrays["background_weights"] = background_weights
+    if model.background is not None:
+        arrays.update(_snpset_arrays("background", model.background.snps))
+        arrays["background_weights"] = model.background.weights
     save_npz(path, "model", meta, arrays)
 
 
@@ -177,44 +144,6 @@ def write_path(path: str, fit_path, header: list[str]) -> None:
         ),
         header,
     )
-
-
-def per_allele_scores(
-    fixed: SnpSet,
-    fixed_coefs,
-    background: SnpSet | None,
-    background_weights,
-    covariate_constant: np.ndarray,
-):
-    """Per-allele weights over the union of SNPs and the constant offset, per μ.
-
-    On the standardized scale a SNP of set s contributes (g − m_s)/s_s · c_s; per copy of A1 that
-    is c_s/s_s, and −m_s c_s/s_s goes into the offset with the intercept. A SNP in both sets
-    (fixed effect and kinship) gets the sum of both, each with its own mean and sd (the fit's
-    over the training individuals, the kinship's over its individuals). Returns (SnpSet of the
-    union, weights (n_mu, n_union), offsets (n_mu,)).
-    """
-    sets = [(fixed, fixed_coefs)]
-    if background is not None:
-        sets.append((background, background_weights))
-    ids = np.concatenate([s.snp for s, _ in sets])
-    _, first = np.unique(ids, return_index=True)
-    order = np.sort(first)
-    allsnps = SnpSet(
-        *(
-            np.concatenate([getattr(s, f) for s, _ in sets])[order]
-            for f in ("snp", "chrom", "bp", "a1", "a2", "means", "sds")
-        )
-    )
-    position = {snp: i for i, snp in enumerate(allsnps.snp)}
-    per_allele = np.zeros((fixed_coefs.shape[0], len(allsnps)))
-    offsets = np.array(covariate_constant, dtype=np.float64)
-    for snps, coefs in sets:
-        cols = np.array([position[x] for x in snps.snp], dtype=np.int64)
-        weights = coefs / snps.sds
-        np.add.at(per_allele, (slice(None), cols), weights)
-        offsets = offsets - weights @ snps.means
-    return allsnps, per_allele, offsets
 
 
 def write_score(path: str, snps: SnpSet, per_allele: np.ndarray, header: list[str]) -> None:

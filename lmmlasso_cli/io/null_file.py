@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from lmmlasso_cli.errors import ArtifactError, SampleMismatchError
-from lmmlasso_cli.io.artifacts import load_npz, save_npz
+from lmmlasso_cli.io.artifacts import load_npz, save_npz, write_tsv
 from lmmlasso_cli.nullmodel import KinshipEigen
 
 
@@ -32,19 +32,19 @@ class NullEntry:
     meta: dict
 
 
-def save_null(path: str, meta: dict, groups: list, rows: list[dict]) -> None:
-    """``groups``: [(fid, iid, KinshipEigen)]; ``rows``: one dict per phenotype with keys
-    pheno, group, log_delta, sigma2_g, sigma2_e, h2, method."""
+def save_null(path: str, meta: dict, groups: list, rows: list) -> None:
+    """``groups``: [(fid, iid, KinshipEigen)]; ``rows``: [(pheno name, group, NullModel)]."""
+    nulls = [null for _, _, null in rows]
     arrays = {
         "fid": np.concatenate([g[0] for g in groups]),
         "iid": np.concatenate([g[1] for g in groups]),
-        "pheno_names": np.array([r["pheno"] for r in rows]),
-        "pheno_group": np.array([r["group"] for r in rows]),
-        "log_delta": np.array([r["log_delta"] for r in rows]),
-        "sigma2_g": np.array([r["sigma2_g"] for r in rows]),
-        "sigma2_e": np.array([r["sigma2_e"] for r in rows]),
-        "h2": np.array([r["h2"] for r in rows]),
-        "method": np.array([r["method"] for r in rows]),
+        "pheno_names": np.array([name for name, _, _ in rows]),
+        "pheno_group": np.array([group for _, group, _ in rows]),
+        "log_delta": np.array([n.log_delta for n in nulls]),
+        "sigma2_g": np.array([n.sigma2_g for n in nulls]),
+        "sigma2_e": np.array([n.sigma2_e for n in nulls]),
+        "h2": np.array([n.h2 for n in nulls]),
+        "method": np.array([n.method for n in nulls]),
     }
     for g, (fid, iid, eig) in enumerate(groups):
         arrays[f"group{g}_fid"] = fid
@@ -52,6 +52,34 @@ def save_null(path: str, meta: dict, groups: list, rows: list[dict]) -> None:
         arrays[f"group{g}_eigvals"] = eig.eigvals
         arrays[f"group{g}_eigvecs"] = eig.eigvecs
     save_npz(path, "null", meta, arrays)
+
+
+def write_null_table(path: str, fits: list, n_snps_kinship: int, covariate_names) -> None:
+    """PREFIX.null.tsv: one row per (PreparedPhenotype, NullModel) of ``fits``."""
+    import pandas as pd
+
+    table = []
+    for pheno, null in fits:
+        record = {
+            "PHENO": pheno.name,
+            "N": null.n_samples,
+            "N_SNPS_KINSHIP": n_snps_kinship,
+            "METHOD": null.method,
+            "LOG_DELTA": null.log_delta,
+            "DELTA": null.delta,
+            "SIGMA2_G": null.sigma2_g,
+            "SIGMA2_E": null.sigma2_e,
+            "H2": null.h2,
+            "H2_SE": null.h2_se,
+            "LOGLIK": null.loglik,
+            "BOUNDARY": int(null.at_boundary),
+            "TRANSFORM": pheno.transform.kind,
+        }
+        for name, coef, se in zip(covariate_names, null.coefs, null.coefs_se, strict=True):
+            record[f"BETA_{name}"] = coef
+            record[f"SE_{name}"] = se
+        table.append(record)
+    write_tsv(path, pd.DataFrame(table))
 
 
 def load_null(path: str, pheno: str) -> NullEntry:

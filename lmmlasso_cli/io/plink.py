@@ -200,6 +200,12 @@ class GenotypeReader:
     def close(self) -> None:
         self._bed.__exit__(None, None, None)
 
+    def __enter__(self) -> GenotypeReader:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
 
 def match_snps(
     plink: PlinkSet, snp: np.ndarray, a1: np.ndarray, a2: np.ndarray | None, what: str

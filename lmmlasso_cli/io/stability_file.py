@@ -7,22 +7,14 @@ replicate ``mu``, ``n_active``, ``log_delta`` and ``converged``. Its metadata ``
 what a run is: the data fingerprint (`data_fingerprint`), the seed, n_reps, the fraction, the
 selection mode and every fitting setting. Shards merge only if their ``run`` entries are equal
 and their replicates disjoint; the merged files are then those of a single run.
-
-`shared_training_data` writes the arrays of a `TrainingData` to temporary .npy files; the
-`MappedTrainingData` it yields pickles as those paths and memory-maps them read-only in each
-worker process, so a process pool never copies the genotypes through a pipe.
 """
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
-import functools
 import hashlib
 import json
-import os
-import tempfile
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -221,8 +213,8 @@ def header_lines(run: dict, runs: StabilityRuns, summary: StabilitySummary) -> l
         f"(fraction {run['fraction']:g}, without replacement)",
         f"replicates={runs.n_run} of n_reps={run['n_reps']} (reps {rep_ranges(runs.reps)}) "
         f"seed={run['seed']}",
-        f"mode={run['mode']} value={run['value']:g} l1_ratio={settings['l1_ratio']:g} "
-        f"transform={settings['transform']} null={'REML' if settings['reml'] else 'ML'}",
+        f"mode={run['mode']} value={run['value']:g} l1_ratio={settings['lasso']['l1_ratio']:g} "
+        f"transform={settings['transform']} null={'REML' if settings['null']['reml'] else 'ML'}",
         f"mean_selected_per_replicate={summary.mean_selected:.6g} n_snps={runs.n_snps}",
         f"threshold={summary.threshold:g} n_at_or_above={len(summary.stable)} "
         f"mb_bound_expected_false_selections={summary.bound:.6g} "
@@ -247,41 +239,3 @@ def write_stability_table(
         }
     )
     write_tsv(path, table, header_lines(run, runs, summary))
-
-
-# --- arrays for worker processes ---------------------------------------------------------------
-
-_FIELDS = ("X", "y_raw", "covariates", "K")
-
-
-@functools.cache
-def _open_npy(path: str) -> np.ndarray:
-    return np.load(path, mmap_mode="r")
-
-
-class MappedTrainingData:
-    """A `TrainingData` stored as .npy files: pickles as its paths, memory-maps on first use."""
-
-    def __init__(self, paths: dict):
-        self.paths = dict(paths)
-
-    def __reduce__(self):
-        return (MappedTrainingData, (self.paths,))
-
-    def __getattr__(self, name: str):
-        paths = self.__dict__.get("paths", {})
-        if name in _FIELDS and name in paths:
-            return _open_npy(paths[name])
-        raise AttributeError(name)
-
-
-@contextlib.contextmanager
-def shared_training_data(data) -> Iterator[MappedTrainingData]:
-    """Write ``data``'s arrays to a temporary folder (``$TMPDIR``) for the block's duration."""
-    with tempfile.TemporaryDirectory(prefix="lmmlasso-shared-") as folder:
-        paths = {}
-        for name in _FIELDS:
-            paths[name] = os.path.join(folder, name + ".npy")
-            np.save(paths[name], getattr(data, name))
-        yield MappedTrainingData(paths)
-        _open_npy.cache_clear()

@@ -26,8 +26,8 @@ a given build and input.
 import numpy as np
 from numba import njit
 
-# Allow reassociation (SIMD reductions) and fused multiply-add; NaN/inf semantics are kept.
-_FASTMATH = {"reassoc", "contract"}
+from lmmlasso_cli._numba import FASTMATH as _FASTMATH  # SIMD reductions, fused multiply-add
+
 # Number of iterate differences used by Anderson extrapolation in cd_epochs (0 disables it).
 ANDERSON_DEPTH = 5
 # Relative rounding bound of a dot product x_jᵀR, in units of ‖x_j‖·‖R‖: a soft-threshold

@@ -46,6 +46,9 @@ import scipy.sparse as sp
 
 from lmmlasso_cli.errors import ConvergenceWarning, InputError
 from lmmlasso_cli.lasso.design import Design
+from lmmlasso_cli.settings import LassoSettings
+
+_DEFAULT = LassoSettings()  # the one home of the solver defaults
 
 # Minimal number of features added to a working set per round.
 WS_MIN_SIZE = 10
@@ -333,8 +336,8 @@ def fit_lasso(
     y: np.ndarray,
     mu: float,
     l1_ratio: float = 1.0,
-    tol: float = 1e-7,
-    max_epochs: int = 10_000,
+    tol: float = _DEFAULT.tol,
+    max_epochs: int = _DEFAULT.max_epochs,
     coefs_init: np.ndarray | None = None,
 ) -> LassoFit:
     """Minimize P(w) = ½‖y − X̃w‖² + μr‖w‖₁ + ½μ(1−r)‖w‖² (μ absolute, r = l1_ratio ∈ (0, 1]).
@@ -365,8 +368,8 @@ def fit_lasso_path(
     y: np.ndarray,
     mus: np.ndarray,
     l1_ratio: float = 1.0,
-    tol: float = 1e-7,
-    max_epochs: int = 10_000,
+    tol: float = _DEFAULT.tol,
+    max_epochs: int = _DEFAULT.max_epochs,
     progress: Callable[[int], object] | None = None,
 ) -> LassoPath:
     """Solutions of P(w) = ½‖y − X̃w‖² + μr‖w‖₁ + ½μ(1−r)‖w‖² for each μ in mus (absolute,
@@ -444,9 +447,9 @@ def fit_n_active(
     y: np.ndarray,
     n_active: int,
     l1_ratio: float = 1.0,
-    tol: float = 1e-7,
+    tol: float = _DEFAULT.tol,
     max_iter: int = 60,
-    max_epochs: int = 10_000,
+    max_epochs: int = _DEFAULT.max_epochs,
 ) -> LassoFit:
     """Fit P(w) = ½‖y − X̃w‖² + μr‖w‖₁ + ½μ(1−r)‖w‖² at a μ whose solution has exactly
     n_active = K nonzero coefficients.

@@ -28,11 +28,11 @@ from dataclasses import dataclass
 import numpy as np
 
 from lmmlasso_cli.errors import InputError
-from lmmlasso_cli.lasso.path import mu_grid
 from lmmlasso_cli.lmmlasso import fit_lmm_lasso
 from lmmlasso_cli.nullmodel import KinshipEigen
 from lmmlasso_cli.predict import accuracy
-from lmmlasso_cli.selection.folds import TrainingData, TrainingSettings, fit_training, take_rows
+from lmmlasso_cli.selection.folds import TrainingData, fit_training, take_rows
+from lmmlasso_cli.settings import LassoSettings, MuGrid, TrainingSettings
 
 RULES = ("best", "1se")
 
@@ -97,15 +97,16 @@ def shared_mu_grid(
     covariates: np.ndarray,
     eig: KinshipEigen,
     log_delta: float,
-    *,
-    n_mu: int = 100,
-    mu_min_ratio: float = 1e-3,
-    l1_ratio: float = 1.0,
+    grid: MuGrid = MuGrid(),
+    l1_ratio: float = LassoSettings.l1_ratio,
 ) -> np.ndarray:
-    """The μ grid of every fold: geometric from μ_max of ALL individuals (their null model and
-    rotated design) down to μ_max · mu_min_ratio, ``n_mu`` values."""
-    top = fit_lmm_lasso(X, y, covariates, eig, log_delta, n_mu=1, l1_ratio=l1_ratio).mu_max
-    return mu_grid(top, n_mu, mu_min_ratio)
+    """The μ grid of every fold: ``grid.values(μ_max)`` with μ_max of ALL individuals (their
+    null model and rotated design), or ``grid.mu_list`` when given."""
+    if grid.mu_list:
+        return grid.values(float("nan"))
+    lasso = LassoSettings(l1_ratio=l1_ratio)
+    top = fit_lmm_lasso(X, y, covariates, eig, log_delta, grid=MuGrid(n_mu=1), lasso=lasso).mu_max
+    return grid.values(top)
 
 
 def fit_fold(
@@ -185,7 +186,7 @@ def cross_validate(
         if var_y == 0:
             raise InputError(
                 f"the phenotype is constant over the {len(res.y)} held-out individuals of fold "
-                f"{res.fold}; use fewer --folds"
+                f"{res.fold}; use fewer `n_folds`"
             )
         pred = res.prediction
         for k in range(len(mus)):
@@ -236,7 +237,7 @@ def choose_mu(summary: CvSummary, rule: str = "best") -> int:
     """Index of the chosen μ: the largest mean held-out explained variance ("best", the largest
     μ among ties), or the largest μ whose mean is ≥ best mean − its standard error ("1se")."""
     if rule not in RULES:
-        raise InputError(f"unknown --rule {rule!r}; choose one of {', '.join(RULES)}")
+        raise InputError(f"unknown `rule` {rule!r}; choose one of {', '.join(RULES)}")
     best = int(np.argmax(summary.ev_mean))
     if rule == "best":
         return best

@@ -30,6 +30,7 @@ import numpy as np
 from lmmlasso_cli.errors import ConvergenceWarning, InputError
 from lmmlasso_cli.lmmlasso import LmmLassoFit, fit_lmm_lasso
 from lmmlasso_cli.nullmodel import NullModel, eigendecompose, fit_null_model
+from lmmlasso_cli.settings import TrainingSettings
 from lmmlasso_cli.transforms import PhenoTransform, fit_transform
 
 
@@ -37,11 +38,11 @@ def kfold_indices(n_samples: int, n_folds: int, rng: np.random.Generator) -> lis
     """Split 0..n_samples−1 at random into ``n_folds`` held-out sets of sizes differing by at
     most 1. Returns one sorted index array per fold; together they partition the individuals."""
     if int(n_folds) != n_folds or n_folds < 2:
-        raise InputError(f"--folds must be an integer of at least 2, got {n_folds}")
+        raise InputError(f"`n_folds` must be an integer of at least 2, got {n_folds}")
     if n_samples < 2 * n_folds:
         raise InputError(
             f"{n_samples} individuals cannot make {n_folds} folds of at least 2 held-out "
-            f"individuals each; lower --folds"
+            f"individuals each; lower `n_folds`"
         )
     order = rng.permutation(n_samples)
     return [np.sort(part) for part in np.array_split(order, int(n_folds))]
@@ -50,7 +51,7 @@ def kfold_indices(n_samples: int, n_folds: int, rng: np.random.Generator) -> lis
 def subsample_size(n_samples: int, fraction: float) -> int:
     """ceil(fraction · n_samples), the size of one subsample."""
     if not 0.0 < fraction <= 1.0:
-        raise InputError(f"--fraction must be in (0, 1], got {fraction}")
+        raise InputError(f"`fraction` must be in (0, 1], got {fraction}")
     return math.ceil(fraction * n_samples)
 
 
@@ -79,19 +80,6 @@ class TrainingData:
     y_raw: np.ndarray
     covariates: np.ndarray
     K: np.ndarray
-
-
-@dataclass(frozen=True)
-class TrainingSettings:
-    """How one training set is fitted: the transform, the null-model search and the solver."""
-
-    transform: str = "standardize"
-    reml: bool = False
-    n_grid: int = 100
-    log_delta_range: tuple[float, float] = (-5.0, 5.0)
-    l1_ratio: float = 1.0
-    tol: float = 1e-7
-    max_epochs: int = 10_000
 
 
 @dataclass(frozen=True)
@@ -135,7 +123,7 @@ def fit_training(
     if np.ptp(y_raw) == 0:
         raise InputError(
             f"the phenotype is constant over a training set of {len(train)} individuals; "
-            f"use fewer --folds or a larger --fraction"
+            f"use fewer `n_folds` or a larger `fraction`"
         )
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", ConvergenceWarning)
@@ -143,14 +131,7 @@ def fit_training(
         y = transform.apply(y_raw)
         C = take_rows(data.covariates, train)
         eig = eigendecompose(np.asarray(data.K[np.ix_(train, train)], dtype=np.float64))
-        null = fit_null_model(
-            y,
-            eig,
-            C,
-            reml=settings.reml,
-            n_grid=settings.n_grid,
-            log_delta_range=tuple(settings.log_delta_range),
-        )
+        null = fit_null_model(y, eig, C, settings.null)
         lmm = fit_lmm_lasso(
             take_rows(data.X, train),
             y,
@@ -160,9 +141,7 @@ def fit_training(
             mu=mu,
             mus=mus,
             n_active=n_active,
-            l1_ratio=settings.l1_ratio,
-            tol=settings.tol,
-            max_epochs=settings.max_epochs,
+            lasso=settings.lasso,
         )
     messages = tuple(dict.fromkeys(str(w.message) for w in caught))
     return TrainingFit(train, transform, y, null, lmm, messages)

@@ -32,11 +32,11 @@ import numpy as np
 from lmmlasso_cli.errors import InputError
 from lmmlasso_cli.selection.folds import (
     TrainingData,
-    TrainingSettings,
     fit_training,
     replicate_generators,
     subsample_indices,
 )
+from lmmlasso_cli.settings import TrainingSettings
 
 MODES = ("mu", "n_active")
 
@@ -52,7 +52,7 @@ class SelectionMode:
         if self.kind not in MODES:
             raise InputError(f"unknown selection mode {self.kind!r}; use one of {MODES}")
         if not self.value > 0:
-            raise InputError(f"--{self.kind.replace('_', '-')} must be positive, got {self.value}")
+            raise InputError(f"`{self.kind}` must be positive, got {self.value}")
 
     def fit_kwargs(self) -> dict:
         if self.kind == "mu":
@@ -116,11 +116,11 @@ class StabilitySummary:
 
 def check_reps(reps: range, n_reps: int) -> None:
     if n_reps < 1:
-        raise InputError(f"--n-reps must be at least 1, got {n_reps}")
+        raise InputError(f"`n_reps` must be at least 1, got {n_reps}")
     if not (0 <= reps.start < reps.stop <= n_reps):
         raise InputError(
-            f"--reps {reps.start}:{reps.stop} must be a non-empty range A:B with "
-            f"0 <= A < B <= --n-reps {n_reps}"
+            f"`reps` {reps.start}:{reps.stop} must be a non-empty range A:B with "
+            f"0 <= A < B <= `n_reps` {n_reps}"
         )
 
 
@@ -229,7 +229,7 @@ def combine_runs(parts: Sequence[StabilityRuns]) -> StabilityRuns:
 def false_selection_bound(mean_selected: float, n_snps: int, threshold: float) -> float:
     """Meinshausen–Bühlmann: E[V] ≤ q² / ((2π − 1) p) for threshold π ∈ (0.5, 1]."""
     if not 0.5 < threshold <= 1.0:
-        raise InputError(f"--threshold must be in (0.5, 1] for the bound, got {threshold}")
+        raise InputError(f"`threshold` must be in (0.5, 1] for the bound, got {threshold}")
     if n_snps < 1:
         raise InputError("the bound needs at least one SNP")
     return mean_selected**2 / ((2.0 * threshold - 1.0) * n_snps)

@@ -1,0 +1,359 @@
+"""The steps that several commands share, between parsing options and writing results.
+
+- `load_inputs`: the aligned data set and the kinship restricted to the analysed individuals;
+- `iter_phenotypes`: one `PhenotypeFit` per phenotype; phenotypes with the same non-missing
+  individuals share one eigendecomposition (one O(n³) eigh per distinct sample set);
+- `GenotypeCache`: the standardized analysed SNPs of a group, read once per group;
+- `null_for`, `fit_lasso`, `background_for`, `write_model`: the LMM-Lasso chain of `fit`/`cv`;
+- `output_prefix`: PREFIX, or PREFIX.PHENO when a command analyses several phenotypes.
+"""
+
+from __future__ import annotations
+
+import os
+import warnings
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from lmmlasso_cli.errors import ConvergenceError, ConvergenceWarning, InputError
+
+if TYPE_CHECKING:
+    from lmmlasso_cli.nullmodel import KinshipEigen, NullModel
+    from lmmlasso_cli.phenotypes import PreparedPhenotype
+
+BACKGROUND_TOL = 1e-3  # relative error above which a GRM is not reproduced by SNP BLUP weights
+
+
+def output_prefix(out: str, pheno: str, multi: bool) -> str:
+    return out + (f".{pheno}" if multi else "")
+
+
+def load_inputs(log, opts, kinship_path: str | None):
+    """Dataset plus kinship (or None), logged. The kinship must cover every individual that is
+    analysed for at least one phenotype; individuals without any phenotype are not analysed."""
+    from lmmlasso_cli.io.dataset import load_dataset
+    from lmmlasso_cli.io.kinship_file import load_kinship
+
+    data = load_dataset(opts)
+    plink, samples = data.plink, data.samples
+    log.info(f"{plink.prefix}: {plink.n_samples} individuals, {plink.n_snps} SNPs")
+    log.info(f"phenotypes from {data.pheno_source}: {', '.join(data.pheno_names)}")
+    log.info(f"individuals: {samples.n_samples} aligned; dropped: {samples.describe_drops()}")
+    log.info(f"covariates: {', '.join(data.covariate_names) or 'none'}")
+    kin = load_kinship(kinship_path) if kinship_path else None
+    if kin is not None:
+        analysed = np.isfinite(data.phenotypes).any(axis=1)
+        kin.submatrix(samples.fid[analysed], samples.iid[analysed])  # raises if not covered
+        log.info(f"kinship {kin.path}: {len(kin.iid)} individuals, {kin.n_snps} SNPs")
+    return data, kin
+
+
+@dataclass(frozen=True)
+class PhenotypeFit:
+    """One phenotype ready for modelling: its individuals, data, kinship eigensystem, null."""
+
+    pheno: PreparedPhenotype
+    group: int  # phenotypes of one group share their individuals and eigendecomposition
+    fid: np.ndarray  # (n,)
+    iid: np.ndarray  # (n,)
+    fam_index: np.ndarray  # (n,) positions in the .fam
+    covariates: np.ndarray  # (n, c)
+    eig: KinshipEigen | None
+    null: NullModel | None  # None when not fitted here (taken from --null, or no kinship)
+
+
+def fit_null_logged(log, pheno, eig, covariates, search) -> NullModel:
+    """`fit_null_model` with its warnings and a one-line summary in the log."""
+    from lmmlasso_cli.nullmodel import fit_null_model
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", ConvergenceWarning)
+        null = fit_null_model(pheno.values, eig, covariates, search)
+    for w in caught:
+        log.warning(f"{pheno.name}: {w.message}")
+    log.info(
+        f"{pheno.name}: n={null.n_samples} {null.method} log δ={null.log_delta:.4f} "
+        f"h²={null.h2:.4f} (se {null.h2_se:.4f}) σg²={null.sigma2_g:.4g} "
+        f"σe²={null.sigma2_e:.4g} logL={null.loglik:.4f}"
+    )
+    return null
+
+
+def iter_phenotypes(log, data, kin, transform: str, search=None, need_eig: bool = True):
+    """Yield a `PhenotypeFit` per phenotype, sharing eigendecompositions across phenotypes.
+
+    With a ``search`` (`NullSearch`) and a kinship, the null model is fitted here."""
+    from lmmlasso_cli.io.dataset import phenotype_groups
+    from lmmlasso_cli.nullmodel import eigendecompose
+    from lmmlasso_cli.phenotypes import prepare_phenotype
+
+    source = os.path.basename(data.pheno_source)
+    for j, name in enumerate(data.pheno_names):
+        n_missing = int(np.isnan(data.phenotypes[:, j]).sum())
+        if n_missing:
+            log.info(f"{name}: {n_missing} individuals dropped with a missing value in {source}")
+    for g, (mask, columns) in enumerate(phenotype_groups(np.isfinite(data.phenotypes))):
+        rows = np.flatnonzero(mask)
+        if len(rows) == 0:
+            name = data.pheno_names[columns[0]]
+            raise InputError(
+                f"{data.pheno_source}: phenotype {name} is missing for every analysed individual"
+            )
+        fid, iid = data.samples.fid[rows], data.samples.iid[rows]
+        covariates = data.covariates[rows]
+        eig = None
+        if kin is not None and need_eig:
+            eig = eigendecompose(kin.submatrix(fid, iid))
+            log.info(
+                f"eigendecomposition {g}: {len(rows)} individuals, phenotypes "
+                f"{', '.join(data.pheno_names[c] for c in columns)}"
+            )
+        for c in columns:
+            name = data.pheno_names[c]
+            pheno = prepare_phenotype(data.phenotypes[:, c], name, data.pheno_source, transform)
+            null = None
+            if search is not None and eig is not None:
+                null = fit_null_logged(log, pheno, eig, covariates, search)
+            fam_index = data.samples.fam_index[rows]
+            yield PhenotypeFit(pheno, g, fid, iid, fam_index, covariates, eig, null)
+
+
+class GenotypeCache:
+    """The standardized analysed SNPs over one group's individuals, read once per group (the
+    one n × p float64 copy a command holds). Closes its .bed reader when replaced or closed."""
+
+    def __init__(self, log, data, maf: float, block_size: int, threads, quiet: bool):
+        self.log, self.data, self.maf, self.block_size = log, data, maf, block_size
+        self.threads, self.quiet = threads, quiet
+        self._group, self.reader, self.geno = None, None, None
+
+    def get(self, pf: PhenotypeFit):
+        """(reader, StandardizedGenotypes) over ``pf``'s individuals."""
+        from lmmlasso_cli.cli.runner import progress_bar
+        from lmmlasso_cli.io.dataset import read_standardized
+        from lmmlasso_cli.io.plink import GenotypeReader
+
+        if self._group == pf.group:
+            return self.reader, self.geno
+        self.close()
+        data = self.data
+        self.reader = GenotypeReader(data.plink, pf.fam_index, num_threads=self.threads)
+        with progress_bar(len(data.snp_index), "reading SNPs", self.quiet, unit="SNP") as bar:
+            self.geno = read_standardized(
+                self.reader, data.snp_index, self.maf, self.block_size, progress=bar.update
+            )
+        geno = self.geno
+        self.log.info(
+            f"SNPs: {geno.matrix.shape[1]} analysed over {geno.matrix.shape[0]} individuals; "
+            f"dropped {geno.n_monomorphic} monomorphic, {geno.n_all_missing} all-missing, "
+            f"{geno.n_low_maf} with MAF < {self.maf}"
+        )
+        self._group = pf.group
+        return self.reader, self.geno
+
+    def close(self) -> None:
+        if self.reader is not None:
+            self.reader.close()
+        self._group, self.reader, self.geno = None, None, None
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+def null_for(log, pf: PhenotypeFit, has_kinship: bool, null_path: str | None, bfile: str):
+    """(eig, log δ, method) from --null, from the null model fitted here, or none."""
+    from lmmlasso_cli.io.null_file import check_same_samples, load_null
+
+    if not has_kinship:
+        log.info(f"{pf.pheno.name}: no kinship: plain Lasso with unpenalized covariates")
+        return None, float("nan"), "none"
+    if null_path:
+        entry = load_null(null_path, pf.pheno.name)
+        check_same_samples(entry, pf.fid, pf.iid, null_path, bfile)
+        log.info(
+            f"{pf.pheno.name}: null model from {null_path} ({entry.method}): "
+            f"log δ={entry.log_delta:.4f} h²={entry.h2:.4f}"
+        )
+        return entry.eig, entry.log_delta, entry.method
+    return pf.eig, pf.null.log_delta, pf.null.method
+
+
+@dataclass(frozen=True)
+class LassoRequest:
+    """Which LMM-Lasso fit: one ``mu``, the μ selecting ``n_active`` SNPs, or a path."""
+
+    mu: float | None = None
+    n_active: int | None = None
+    mus: np.ndarray | None = None
+
+
+def fit_lasso(log, X, y, C, eig, log_delta, request: LassoRequest, grid, lasso, policy, quiet):
+    """`fit_lmm_lasso` with a progress bar, its warnings logged, and ``policy`` ("warn" or
+    "error", --on-nonconvergence) applied to uncertified fits."""
+    from lmmlasso_cli.cli.runner import progress_bar
+    from lmmlasso_cli.lmmlasso import fit_lmm_lasso
+
+    if request.n_active is not None and request.n_active > X.shape[1]:
+        raise InputError(f"--n-active {request.n_active} exceeds the {X.shape[1]} SNPs")
+    n_steps = len(request.mus) if request.mus is not None else grid.n_values
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", ConvergenceWarning)
+        with progress_bar(n_steps, "lasso path", quiet, unit="mu") as bar:
+            fit = fit_lmm_lasso(
+                X,
+                y,
+                C,
+                eig,
+                log_delta,
+                mu=request.mu,
+                n_active=request.n_active,
+                mus=request.mus,
+                grid=grid,
+                lasso=lasso,
+                progress=lambda i: bar.update(1),
+            )
+    for w in caught:
+        if issubclass(w.category, ConvergenceWarning):
+            log.warning(str(w.message))
+    bad = np.flatnonzero(~fit.path.converged)
+    if len(bad) and policy == "error":
+        raise ConvergenceError(
+            f"the Lasso did not converge at {len(bad)} of {fit.n_mu} μ values (first μ = "
+            f"{fit.path.mus[bad[0]]:.4g}, duality gap {fit.path.gaps[bad[0]]:.3g}); raise "
+            f"--max-epochs or loosen --tol, or use --on-nonconvergence warn"
+        )
+    return fit
+
+
+def background_for(log, data, kin, reader, geno, fit, eig, block_size: int):
+    """The background's per-SNP BLUP weights over the kinship's SNPs (a `model.Background`),
+    approximated by the analysed SNPs for a GCTA GRM, which lists no SNPs; None without K."""
+    from lmmlasso_cli.io.dataset import standardized_blocks
+    from lmmlasso_cli.io.plink import match_snps
+    from lmmlasso_cli.model import Background
+    from lmmlasso_cli.predict import approximate_background, background_weights
+    from lmmlasso_cli.snps import SnpSet
+
+    if kin is None:
+        return None
+    plink = data.plink
+    if kin.snp is not None:
+        pos, flipped = match_snps(plink, kin.snp, kin.a1, None, kin.path)
+        blocks = standardized_blocks(reader, pos, kin.means, kin.sds, block_size, flipped)
+        weights = background_weights(blocks, fit.blup_residual, len(pos), kin.scale)
+        snps = SnpSet.from_plink(plink, pos, kin.means, kin.sds, flipped)
+        return Background(snps, weights, kin.path)
+    weights, err = approximate_background(geno.matrix, fit.blup_residual, eig)
+    snps = SnpSet.from_plink(plink, geno.snp_index, geno.means, geno.sds)
+    if err is not None and err > BACKGROUND_TOL:
+        log.warning(
+            f"{kin.path} is not reproduced by the analysed SNPs (relative error "
+            f"{err:.2g}); predict's background part approximates it. Use a "
+            f".kinship.npz from `lmmlasso kinship` for exact BLUP prediction"
+        )
+    return Background(snps, weights, "analysed SNPs (GCTA GRM has no SNP list)", err)
+
+
+def write_model(log, prefix: str, data, pf: PhenotypeFit, geno, fit, background, params, extra):
+    """Write the outputs of `fit` (and of `cv` at its chosen μ) and log their summary:
+    PREFIX.weights.tsv, .path.tsv, .model.npz (for `predict`) and .score.tsv (plink2)."""
+    from lmmlasso_cli.io.artifacts import provenance
+    from lmmlasso_cli.io.model_file import save_model, write_path, write_score, write_weights
+    from lmmlasso_cli.model import assemble_model
+    from lmmlasso_cli.snps import SnpSet
+
+    plink, path = data.plink, fit.path
+    analysed = SnpSet.from_plink(plink, geno.snp_index, geno.means, geno.sds)
+    model = assemble_model(fit, analysed, data.covariate_names, background)
+    meta = provenance("fit", params)
+    meta.update(
+        {
+            "pheno": pf.pheno.name,
+            "covariate_names": data.covariate_names,
+            "log_delta": fit.log_delta,
+            "mu_max": fit.mu_max,
+            "l1_ratio": path.l1_ratio,
+            "tol": path.tol,
+            "converged": path.converged.tolist(),
+            "gaps": path.gaps.tolist(),
+            "score_offsets": model.score_offsets.tolist(),
+            "n_snps_analysed": int(geno.matrix.shape[1]),
+            **_background_meta(background),
+            **extra,
+        }
+    )
+    header = [
+        f"pheno={pf.pheno.name}",
+        f"n={len(pf.fid)}",
+        f"log_delta={fit.log_delta:.6g}",
+        f"l1_ratio={path.l1_ratio:g}",
+        "objective=0.5*||y~-X~w||^2+mu*r*||w||_1+0.5*mu*(1-r)*||w||^2 (mu absolute)",
+        "lmmlasso-cli " + meta["tool_version"],
+    ]
+    write_weights(prefix + ".weights.tsv", model.fixed, model.fixed_coefs, path.mus, header)
+    write_path(prefix + ".path.tsv", path, header)
+    save_model(prefix + ".model.npz", meta, pf.fid, pf.iid, model, pf.pheno.transform)
+    write_score(prefix + ".score.tsv", model.score_snps, model.score_weights, header)
+    _log_fit(log, pf.pheno.name, prefix, fit, model)
+
+
+def _background_meta(background) -> dict:
+    if background is None:
+        return {}
+    meta = {"background_source": background.source}
+    if background.rel_error is not None:
+        meta["background_rel_error"] = background.rel_error
+    return meta
+
+
+def _log_fit(log, name, prefix, fit, model) -> None:
+    path, fixed, fixed_coefs, names = (
+        fit.path,
+        model.fixed,
+        model.fixed_coefs,
+        model.covariate_names,
+    )
+    n_bad = int((~path.converged).sum())
+    if fit.n_duplicates:
+        log.info(
+            f"{name}: {fit.n_duplicates} SNPs have genotypes identical to an earlier SNP; "
+            f"each set of copies is fitted once (the first in .bim order carries the effect)"
+        )
+    if fit.n_mu == 1:
+        log.info(
+            f"{name}: μ={path.mus[0]:.6g} (μ_max {fit.mu_max:.6g}): {path.n_active[0]} SNPs "
+            f"selected, duality gap {path.gaps[0]:.3g}, converged {bool(path.converged[0])}, "
+            f"training explained variance (rotated) {path.explained_variance[0]:.4f}"
+        )
+        for j in np.argsort(-np.abs(fixed_coefs[0]))[:10]:
+            if fixed_coefs[0, j] != 0:
+                log.info(
+                    f"  {fixed.snp[j]} chr{fixed.chrom[j]}:{fixed.bp[j]} "
+                    f"BETA_STD={fixed_coefs[0, j]:+.4f}"
+                )
+    else:
+        log.info(
+            f"{name}: path of {fit.n_mu} μ from {path.mus[0]:.4g} to {path.mus[-1]:.4g}: "
+            f"{path.n_active[0]} to {path.n_active[-1]} SNPs; {n_bad} not converged"
+        )
+    for j, cname in enumerate(names):
+        log.info(f"  covariate {cname}: {fit.covariate_coefs[-1, j]:+.6g}")
+    if n_bad:
+        log.warning(
+            f"{name}: {n_bad} fit(s) did not reach the duality-gap tolerance; see "
+            f"{prefix}.path.tsv (CONVERGED = 0)"
+        )
+    other = (
+        "" if names == ["intercept"] or not names else "; the other covariates are not in the score"
+    )
+    log.info(f"wrote {prefix}.weights.tsv, .path.tsv, .model.npz, .score.tsv")
+    log.info(
+        f"score: plink2 --score {prefix}.score.tsv 1 2 header cols=+scoresums "
+        f"--score-col-nums 3-{2 + fit.n_mu}; PRED = SCORE_MU<k>_SUM + offset, offset "
+        f"(μ index 0) = {model.score_offsets[0]:.10g}{other}"
+    )

@@ -1,0 +1,141 @@
+"""PNG plots: Manhattan, QQ, precision-recall.
+
+matplotlib (the optional extra ``plot``) with the Agg backend, imported on first use; every
+figure is written atomically.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from lmmlasso_cli.errors import InputError
+
+GENOME_WIDE = 5e-8
+MAX_PLOTTED_NULL = 200_000  # SNPs with P > 0.01 drawn at most in a Manhattan/QQ plot
+
+
+def _pyplot():
+    try:
+        import matplotlib
+    except ImportError:
+        raise InputError(
+            "--plot needs matplotlib: install it with `pip install 'lmmlasso-cli[plot]'`"
+        ) from None
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _thin(p: np.ndarray) -> np.ndarray:
+    """Indices to draw: every SNP with P ≤ 0.01, an even subset of the others."""
+    strong = np.flatnonzero(~(p > 0.01))
+    weak = np.flatnonzero(p > 0.01)
+    if len(weak) > MAX_PLOTTED_NULL:
+        weak = weak[np.linspace(0, len(weak) - 1, MAX_PLOTTED_NULL).astype(np.int64)]
+    return np.sort(np.concatenate([strong, weak]))
+
+
+def _save(fig, path: str) -> None:
+    from lmmlasso_cli.io.artifacts import atomic_path
+
+    with atomic_path(path, ".png") as tmp:
+        fig.savefig(tmp, format="png", dpi=150)
+
+
+def plot_manhattan(path: str, chrom: np.ndarray, bp: np.ndarray, p: np.ndarray, title: str):
+    """−log10 P along the genome (chromosomes in order of appearance), with 5e-8 and
+    Bonferroni lines."""
+    plt = _pyplot()
+    p = np.clip(p, np.finfo(float).tiny, 1.0)
+    ok = np.isfinite(p)
+    chrom, bp, p = chrom[ok], bp[ok], p[ok]
+    names = list(dict.fromkeys(chrom))
+    x = np.zeros(len(p))
+    ticks, offset = [], 0.0
+    for c in names:
+        sel = chrom == c
+        span = bp[sel].max() - bp[sel].min() if sel.any() else 0
+        x[sel] = offset + bp[sel] - bp[sel].min()
+        ticks.append(offset + span / 2)
+        offset += span + max(span * 0.02, 1)
+    colour = np.array([names.index(c) % 2 for c in chrom])
+    keep = _thin(p)
+    fig, ax = plt.subplots(figsize=(11, 4))
+    palette = np.array(["#1f4e79", "#6fa8dc"])
+    ax.scatter(x[keep], -np.log10(p[keep]), c=palette[colour[keep]], s=4, linewidths=0)
+    ax.axhline(-np.log10(GENOME_WIDE), color="#c00000", lw=0.8, ls="--", label="P = 5e-8")
+    ax.axhline(-np.log10(0.05 / len(p)), color="#7f7f7f", lw=0.8, ls=":", label="Bonferroni 0.05")
+    ax.set_xticks(ticks)
+    ax.set_xticklabels(names, fontsize=7 if len(names) > 12 else 9)
+    ax.set_xlim(-offset * 0.01, offset * 1.01)
+    ax.set_ylim(0, max(-np.log10(p.min()), -np.log10(GENOME_WIDE)) * 1.08)
+    ax.set_xlabel("chromosome")
+    ax.set_ylabel("−log10 P")
+    ax.set_title(title)
+    ax.legend(loc="upper right", fontsize=8, frameon=False)
+    ax.spines[["top", "right"]].set_visible(False)
+    fig.tight_layout()
+    _save(fig, path)
+    plt.close(fig)
+
+
+def plot_qq(path: str, p: np.ndarray, lambda_gc: float, title: str):
+    """Observed against expected −log10 P under the uniform null, with a 95% band."""
+    plt = _pyplot()
+    from scipy import stats
+
+    p = np.sort(np.clip(p[np.isfinite(p)], np.finfo(float).tiny, 1.0))
+    n = len(p)
+    rank = np.arange(1, n + 1)
+    expected = -np.log10(rank / (n + 1))
+    lo = -np.log10(stats.beta.ppf(0.975, rank, n - rank + 1))
+    hi = -np.log10(stats.beta.ppf(0.025, rank, n - rank + 1))
+    keep = _thin(p)
+    fig, ax = plt.subplots(figsize=(4.8, 4.8))
+    ax.fill_between(expected, lo, hi, color="#d9d9d9", lw=0, label="95% band")
+    top = max(expected[0], -np.log10(p[0])) * 1.05
+    ax.plot([0, top], [0, top], color="#7f7f7f", lw=0.8)
+    ax.scatter(expected[keep], -np.log10(p[keep]), s=5, color="#1f4e79", linewidths=0)
+    ax.set_xlim(0, expected[0] * 1.05)
+    ax.set_ylim(0, top)
+    ax.set_xlabel("expected −log10 P")
+    ax.set_ylabel("observed −log10 P")
+    ax.set_title(f"{title}\nλ_GC = {lambda_gc:.3f}, {n} SNPs", fontsize=10)
+    ax.legend(loc="upper left", fontsize=8, frameon=False)
+    ax.spines[["top", "right"]].set_visible(False)
+    fig.tight_layout()
+    _save(fig, path)
+    plt.close(fig)
+
+
+def plot_pr(path: str, curves: dict, summary: dict, title: str):
+    """Precision–recall step curves of several methods, drawn as average precision counts them
+    (precision at each gain in recall). ``curves``: name → (recall, precision) over the
+    thresholds; ``summary``: name → average precision."""
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(5.6, 4.6))
+    styles = ["-", "--", "-.", ":"]
+    for k, (name, (recall, precision)) in enumerate(curves.items()):
+        up = np.flatnonzero(np.diff(np.r_[0.0, recall]) > 0)  # the points AP sums over
+        r = np.r_[0.0, recall[up]]
+        p = np.r_[precision[up][:1], precision[up]]
+        ax.step(
+            r,
+            p,
+            where="pre",
+            lw=1.6,
+            ls=styles[k % len(styles)],
+            alpha=0.9,
+            label=f"{name} (AP {summary[name]:.3f})",
+        )
+    ax.set_xlim(0, 1.02)
+    ax.set_ylim(0, 1.02)
+    ax.set_xlabel("recall (causal SNPs found)")
+    ax.set_ylabel("precision")
+    ax.set_title(title, fontsize=10)
+    ax.legend(loc="upper right", fontsize=8, frameon=False)
+    ax.spines[["top", "right"]].set_visible(False)
+    fig.tight_layout()
+    _save(fig, path)
+    plt.close(fig)
