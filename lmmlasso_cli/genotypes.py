@@ -25,10 +25,6 @@ class SnpStats:
     n_obs: np.ndarray  # number of non-missing calls
     maf: np.ndarray  # minor allele frequency over observed calls
 
-    @property
-    def a1_freq(self) -> np.ndarray:
-        return self.means / 2.0
-
 
 def snp_stats(counts: np.ndarray, scaling: str = "empirical") -> SnpStats:
     """Means, scales, call counts and MAF of a block (columns are SNPs)."""

@@ -227,3 +227,24 @@ def test_all_missing_snp_is_dropped_not_fatal(tmp_path):
     r = run(["kinship", "--bfile", str(tmp_path / "m"), "--out", str(tmp_path / "o")])
     assert r.exit_code == 0
     assert "1 all-missing" in (tmp_path / "o.log").read_text()
+
+
+def test_kinship_over_the_phenotyped_individuals_only(tiny, tmp_path):
+    """HS1940 regression: a kinship built over the individuals with the phenotype must serve a
+    fit-null whose other individuals lack it (they are not analysed, so need no kinship)."""
+    import pandas as pd
+
+    table = pd.read_csv(tiny["pheno"], sep=r"\s+")
+    table.loc[40:, "q"] = np.nan  # 20 individuals without the phenotype
+    pheno = tmp_path / "partial.pheno"
+    table.to_csv(pheno, sep="\t", index=False, na_rep="NA")
+    keep = tmp_path / "phenotyped.txt"
+    keep.write_text("".join(f"F{i} I{i}\n" for i in range(40)))
+    out = str(tmp_path / "k40")
+    args = ["kinship", "--bfile", tiny["prefix"], "--keep", str(keep), "--out", out, "--quiet"]
+    assert run(args).exit_code == 0
+    null = str(tmp_path / "null")
+    args = ["fit-null", "--bfile", tiny["prefix"], "--kinship", out + ".kinship.npz"]
+    r = run([*args, "--pheno", str(pheno), "--pheno-name", "q", "--out", null, "--quiet"])
+    assert r.exit_code == 0, r.output
+    assert pd.read_csv(null + ".null.tsv", sep="\t").N.tolist() == [40]

@@ -5,7 +5,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from click.testing import CliRunner
-from test_folds import simulate_data
+from conftest import simulate_data
 
 from lmmlasso_cli.cli import main
 from lmmlasso_cli.errors import InputError

@@ -2,8 +2,7 @@
 
 import numpy as np
 import pytest
-from _reference import dense_kinship, dense_standardize
-from conftest import simulate_genotypes
+from conftest import simulate_data
 
 from lmmlasso_cli.errors import InputError
 from lmmlasso_cli.selection.folds import (
@@ -15,25 +14,6 @@ from lmmlasso_cli.selection.folds import (
     subsample_size,
 )
 from lmmlasso_cli.settings import TrainingSettings
-
-
-def simulate_data(n=120, p=300, causal=(3, 40, 77, 150, 222), effect=0.6, seed=1):
-    """Standardized SNPs, a kinship from them, an intercept and a sex covariate, and a
-    phenotype with a sparse truth (``causal``, standardized effects ``effect``), a polygenic
-    part and noise. Returns (TrainingData, causal indices)."""
-    rng = np.random.default_rng(seed)
-    G = simulate_genotypes(rng, n, p)
-    G[:, np.ptp(G, axis=0) == 0] = rng.binomial(2, 0.5, (n, 1))  # no monomorphic SNP
-    X = np.asfortranarray(dense_standardize(G))
-    K = dense_kinship(G)
-    sex = rng.integers(0, 2, n).astype(float)
-    C = np.column_stack([np.ones(n), sex])
-    beta = np.zeros(p)
-    causal = [j for j in causal if j < p]
-    beta[causal] = effect * rng.choice([-1.0, 1.0], len(causal))
-    poly = X @ rng.normal(0, 0.3 / np.sqrt(p), p)
-    y = 5.0 + X @ beta + 0.3 * sex + poly + rng.standard_normal(n)
-    return TrainingData(X, y, C, K), np.array(causal, dtype=int)
 
 
 def test_kfold_partitions_with_balanced_sizes():

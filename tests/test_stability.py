@@ -6,7 +6,7 @@ import warnings
 import numpy as np
 import pytest
 from click.testing import CliRunner
-from test_folds import simulate_data
+from conftest import simulate_data
 
 from lmmlasso_cli.cli import main
 from lmmlasso_cli.errors import ConvergenceWarning, InputError

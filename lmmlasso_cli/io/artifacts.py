@@ -197,6 +197,3 @@ def read_gcta_grm(prefix: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     iid = np.array([r[1] for r in ids], dtype=str)
     return matrix, fid, iid
 
-
-def command_line() -> str:
-    return " ".join([os.path.basename(sys.argv[0])] + sys.argv[1:])
