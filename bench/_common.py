@@ -19,6 +19,7 @@ import subprocess
 import sys
 import time
 from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
@@ -184,6 +185,16 @@ def machine() -> dict:
         "plink1.9": first_line([str(PLINK19), "--version"]),
         "gemma": first_line([str(GEMMA), "-h"]).split(" by ")[0],
     }
+
+
+def loadavg() -> list[float]:
+    """The 1-, 5- and 15-minute load averages, to 2 decimals (the machine is shared)."""
+    return [round(x, 2) for x in os.getloadavg()]
+
+
+def utc_timestamp() -> str:
+    """Now, as every result file records its run: ``YYYY-MM-DD HH:MM UTC``."""
+    return datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
 
 
 def markdown_table(headers: list[str], rows: list[list]) -> str:

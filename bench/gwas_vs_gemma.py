@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import re
 import subprocess
 import sys
@@ -44,6 +43,7 @@ from _common import (  # noqa: E402
     WORK,
     BenchError,
     ensure_tools,
+    loadavg,
     machine,
     markdown_table,
     prepare_plink_set,
@@ -52,6 +52,7 @@ from _common import (  # noqa: E402
     run,
     show_command,
     time_round_robin,
+    utc_timestamp,
     write_json,
 )
 
@@ -192,10 +193,6 @@ def log_value(path: Path, prefix: str) -> str:
 # ----------------------------------------------------------------------------- the run
 
 
-def loadavg() -> float:
-    return os.getloadavg()[0]
-
-
 def run_bench(repeats: int, pheno: int) -> dict:
     ensure_tools()
     prefix = prepare_plink_set("mouse_hs1940")
@@ -253,9 +250,9 @@ def run_bench(repeats: int, pheno: int) -> dict:
     print("[mouse] warm-up run of lmmlasso gwas --exact", file=sys.stderr)
     run(commands["lmmlasso gwas --exact (per-SNP REML δ)"], OUT / "warmup")
     print(f"[mouse] timing ({repeats} run(s) each, interleaved)", file=sys.stderr)
-    before = loadavg()
+    before = loadavg()[0]
     timings = time_round_robin(commands, OUT / "timing", repeats)
-    after = loadavg()
+    after = loadavg()[0]
     by_label = {t.label: t for t in timings}
     reference = {
         "gemma -lmm 1 (per-SNP REML δ)": "lmmlasso gwas --exact (per-SNP REML δ)",
@@ -286,10 +283,8 @@ def run_bench(repeats: int, pheno: int) -> dict:
     if fastlmm_problem is None:
         agreement["fixed_vs_fastlmm"] = compare_fastlmm(OUT / "ours_fixed.gwas.tsv", fl_out)
         fastlmm_inner = json.loads(fl_timing.read_text())
-    from datetime import datetime, timezone
-
     return {
-        "date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        "date": utc_timestamp(),
         "repeats": repeats,
         "pheno": pheno,
         "n_analysed": int(observed.sum()),

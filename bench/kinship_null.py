@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import argparse
 import math
-import os
 import re
 import shutil
 import sys
@@ -43,6 +42,7 @@ from _common import (  # noqa: E402
     WORK,
     BenchError,
     ensure_tools,
+    loadavg,
     machine,
     markdown_table,
     prepare_plink_set,
@@ -51,6 +51,7 @@ from _common import (  # noqa: E402
     run,
     show_command,
     time_round_robin,
+    utc_timestamp,
     write_json,
 )
 
@@ -278,9 +279,9 @@ def time_kinships(name: str, prefix: Path, repeats: int) -> dict:
     commands = kinship_commands(prefix, out, name)
     # one untimed run: numba's cache and the page cache are warm for everybody
     run(commands["lmmlasso kinship (default)"], out / "warmup")
-    load_before = os.getloadavg()
+    load_before = loadavg()
     timings = time_round_robin(commands, out, repeats)
-    load_after = os.getloadavg()
+    load_after = loadavg()
     n_snps = {
         "lmmlasso kinship (default)": len(
             load_npz_kinship(out / "ours_default.kinship.npz")["snp"]
@@ -898,13 +899,13 @@ def main(argv: list[str] | None = None) -> int:
     names = ["mouse"] if args.quick else ["mouse", "hlc"]
     plinks = {name: read_plink_set(prepare_plink_set(DATASETS[name])) for name in names}
 
-    timing, agreement, timing_dirs, loadavg = [], [], {}, {}
+    timing, agreement, timing_dirs, load = [], [], {}, {}
     for name in names:
         print(f"[{name}] timing kinships ({repeats} run(s) each)", file=sys.stderr)
         done = time_kinships(name, plinks[name].prefix, repeats)
         timing += done["rows"]
         timing_dirs[name] = done["dir"]
-        loadavg[name] = {"before": done["loadavg_before"], "after": done["loadavg_after"]}
+        load[name] = {"before": done["loadavg_before"], "after": done["loadavg_after"]}
     for name in names:
         print(f"[{name}] agreement with plink2 and GEMMA", file=sys.stderr)
         plink = plinks[name]
@@ -914,10 +915,8 @@ def main(argv: list[str] | None = None) -> int:
     print("[mouse] h² against GEMMA REML", file=sys.stderr)
     h2 = heritability_vs_gemma(plinks["mouse"], timing_dirs["mouse"] / "ours_default.kinship.npz")
 
-    from datetime import datetime, timezone
-
     result = {
-        "date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        "date": utc_timestamp(),
         "quick": args.quick,
         "repeats": repeats,
         "machine": machine(),
@@ -926,7 +925,7 @@ def main(argv: list[str] | None = None) -> int:
             n: int((~np.isin(p.chrom, list(AUTOSOMES))).sum()) for n, p in plinks.items()
         },
         "timing": timing,
-        "loadavg_during_timing": loadavg,
+        "loadavg_during_timing": load,
         "agreement": agreement,
         "h2": h2,
         "loglik_offsets": loglik_offsets_by_n(h2["rows"]),

@@ -41,10 +41,8 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import datetime
 import json
 import math
-import os
 import re
 import sys
 import time
@@ -61,6 +59,7 @@ from _common import (  # noqa: E402
     RESULTS,
     WORK,
     ensure_tools,
+    loadavg,
     machine,
     markdown_table,
     prepare_plink_set,
@@ -68,6 +67,7 @@ from _common import (  # noqa: E402
     replace_readme_section,
     run,
     show_command,
+    utc_timestamp,
     write_json,
 )
 
@@ -102,10 +102,6 @@ ADMM = {
 
 
 # ----------------------------------------------------------------------------- helpers
-
-
-def loadavg() -> list[float]:
-    return [round(x, 2) for x in os.getloadavg()]
 
 
 def source_hash() -> str:
@@ -1099,7 +1095,7 @@ def main(argv: list[str] | None = None) -> int:
     scaling = part_scaling(counts, y, p2["mu_over_mu_max"], repeats, grid_n, grid_p, SEED)
     memory = part_memory(bfile)
     result = {
-        "date": datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        "date": utc_timestamp(),
         "quick": args.quick,
         "repeats": repeats,
         "blas_threads": args.blas_threads,

@@ -30,7 +30,6 @@ Writes bench/results/score_vs_plink2.json and the score part of the section
 from __future__ import annotations
 
 import argparse
-import datetime
 import math
 import os
 import re
@@ -53,6 +52,7 @@ from _common import (  # noqa: E402
     rel,
     run,
     show_command,
+    utc_timestamp,
     write_json,
 )
 
@@ -388,7 +388,7 @@ def main(argv: list[str] | None = None) -> int:
     comparison = compare(OUT)
     info = machine()
     result = {
-        "date": datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        "date": utc_timestamp(),
         "plink2": info["plink2"],
         "lmmlasso": info["lmmlasso"],
         "commands": [show_command(c) for c in cmds.values()],

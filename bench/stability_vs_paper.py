@@ -26,9 +26,7 @@ phenotype simulated over all 1940 mice (20 causal SNPs, a polygenic part and noi
 from __future__ import annotations
 
 import argparse
-import datetime
 import json
-import os
 import sys
 import time
 from pathlib import Path
@@ -41,12 +39,14 @@ from _common import (  # noqa: E402
     LMMLASSO,
     RESULTS,
     WORK,
+    loadavg,
     machine,
     markdown_table,
     prepare_plink_set,
     replace_readme_section,
     run,
     show_command,
+    utc_timestamp,
     write_json,
 )
 
@@ -262,10 +262,6 @@ def paper_worker(args) -> None:
 # ----------------------------------------------------------------------------- main
 
 
-def load_average() -> float:
-    return os.getloadavg()[0]
-
-
 def main(args) -> None:
     HERE.mkdir(parents=True, exist_ok=True)
     prefix = prepare_plink_set("mouse_hs1940")
@@ -278,12 +274,12 @@ def main(args) -> None:
     base += ["--pheno", pheno, "--pheno-name", "sim", "--n-reps", str(args.n_reps)]
     base += ["--n-active", str(N_ACTIVE)]
     ours = {}
-    load = {"before": load_average()}
+    load = {"before": loadavg()[0]}
     for threads in (2, 1):
         out = HERE / f"ours_t{threads}"
         argv = [*base, "--threads", str(threads), "--out", out]
         ours[threads] = {"run": run(argv, HERE / f"ours_t{threads}"), "out": out}
-        load[f"after_ours_t{threads}"] = load_average()
+        load[f"after_ours_t{threads}"] = loadavg()[0]
     tsv = [Path(str(ours[t]["out"]) + ".stability.tsv").read_bytes() for t in (1, 2)]
     identical = tsv[0] == tsv[1]
     paper_json = HERE / "paper_t1.json"
@@ -292,7 +288,7 @@ def main(args) -> None:
     worker += ["--ours", str(ours[1]["out"]) + ".stability.npz"]
     worker += ["--reps", f"0:{args.paper_reps}", "--out", paper_json]
     paper_run = run(worker, HERE / "paper_t1")
-    load["after_paper"] = load_average()
+    load["after_paper"] = loadavg()[0]
     records = json.loads(paper_json.read_text())
     per_rep = float(np.mean([r["seconds"] for r in records]))
     paper_total = per_rep * args.n_reps
@@ -301,7 +297,7 @@ def main(args) -> None:
     shard = load_stability(str(ours[1]["out"]) + ".stability.npz")
     facts = machine()
     results = {
-        "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        "date": utc_timestamp(),
         "machine": facts,
         "simulation": sim,
         "n_samples": shard.run["n_samples"],
