@@ -572,6 +572,7 @@ def heritability_vs_gemma(plink: PlinkSet, npz: Path) -> dict:
         "fit_null_max_rss_mb": fit_run.max_rss_mb,
         "gemma_commands": gemma_commands,
         "gemma_seconds": gemma_seconds,
+        "gemma_null_snps": GEMMA_NULL_SNPS,
         "gemma_k_file": rel(k_text),
     }
 

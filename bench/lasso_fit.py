@@ -725,6 +725,21 @@ def main(argv: list[str] | None = None) -> int:
         "single": p2,
         "scaling": scaling,
         "memory": memory,
+        "settings": {
+            "n_causal": N_CAUSAL,
+            "h2_snps": VAR_CAUSAL,
+            "h2_background": VAR_POLY,
+            "n_mu": N_MU,
+            "mu_min_ratio": MU_MIN_RATIO,
+            "tol": TOL,
+            "max_epochs": MAX_EPOCHS,
+            "target_active": TARGET_ACTIVE,
+            "long_run_seconds": LONG_RUN,
+            "scaling_n": grid_n,
+            "scaling_p": grid_p,
+            "scaling_n_mu": SCALING_N_MU,
+            "scaling_mu_min_ratio": SCALING_MU_MIN_RATIO,
+        },
     }
     out = QUICK_JSON if args.quick else RESULT_JSON
     write_json(out, result)

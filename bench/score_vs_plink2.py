@@ -332,6 +332,7 @@ def main(argv: list[str] | None = None) -> int:
         "commands": [show_command(c) for c in cmds.values()],
         "runs": runs,
         "comparison": comparison,
+        "settings": {"n_active": N_ACTIVE},
     }
     write_json(RESULT_JSON, result)
     for label, st in comparison["stats"].items():

@@ -44,6 +44,7 @@ from _common import (  # noqa: E402
     prepare_plink_set,
     rel,
     run,
+    show_command,
     utc_timestamp,
     write_json,
 )
@@ -311,6 +312,16 @@ def main(args) -> None:
         "paper_seconds_per_replicate": per_rep,
         "paper_seconds_extrapolated": paper_total,
         "load_average_1min": load,
+        "settings": {
+            "n_causal": N_CAUSAL,
+            "n_active": N_ACTIVE,
+            "shares": SHARES,
+            "sim_seed": SIM_SEED,
+            "fraction": float(shard.run["fraction"]),
+            "support_atol": SUPPORT_ATOL,
+            "duplicate_rtol": DUPLICATE_RTOL,
+        },
+        "commands": [show_command(r.argv) for r in (ours[2]["run"], ours[1]["run"], paper_run)],
     }
     write_json(RESULT_JSON, results)
     print(f"wrote {rel(RESULT_JSON)}; `python bench/report.py` renders it", file=sys.stderr)
