@@ -204,11 +204,10 @@ def simulation_sentence(d: dict, s: dict) -> str:
         )
     h2s, h2b = sim["h2_snps"], sim["h2_background"]
     return (
-        f"Phenotype simulated by `lmmlasso_cli.simulate` (seed {d['seed']}, generator "
-        f"SeedSequence(seed).spawn(1)[0] as in `lmmlasso simulate --seed`): {sim['n_causal']} "
-        f"causal SNPs ({h2s:.0%} of the variance, {sim['effect_dist']} effects), a background "
-        f"N(0, K) ({h2b:.0%}) and noise ({1 - h2s - h2b:.0%}), uncorrelated in the sample so "
-        f"that the shares are exact."
+        f"Phenotype simulated as `lmmlasso simulate --seed {d['seed']}` draws its first one "
+        f"(`lmmlasso_cli.simulate`): {sim['n_causal']} causal SNPs ({h2s:.0%} of the variance, "
+        f"{sim['effect_dist']} effects), a background N(0, K) ({h2b:.0%}) and noise "
+        f"({1 - h2s - h2b:.0%}), uncorrelated in the sample so that the shares are exact."
     )
 
 

@@ -6,8 +6,11 @@ Data: GEMMA's example mouse set (Debian gemma-doc, gunzipped into bench/work/dat
 12226 SNPs read with bed_reader, monomorphic SNPs dropped, SNPs standardized (mean 0, sd 1,
 ddof 0; missing calls mean-imputed). K is our realized relationship (`compute_kinship`, mean
 diagonal 1); the null model is ours (`fit_null_model`, ML, intercept). The phenotype is
-simulated on the real genotypes (seeded): 20 causal SNPs (20% of the variance), a polygenic
-part drawn from N(0, K) (40%) and noise (40%), then standardized.
+simulated on the real genotypes by `lmmlasso_cli.simulate`, with the design and generator of
+`lmmlasso simulate --seed 20261121` (its first phenotype, SeedSequence(20261121).spawn(2)[0]):
+20 causal SNPs (20% of the variance, N(0, 1) effects), a background u ~ N(0, K) (40%) and
+noise (40%), made uncorrelated in the sample so that the shares are exact. The scaling
+subsets draw from SeedSequence(20261121).spawn(2)[1].
 
 With X̃ = P D Uᵀ X and ỹ = P D Uᵀ y (K = U S Uᵀ, D = (S + δ)^-1/2, P projects out the whitened
 intercept), every solver minimizes ½‖ỹ − X̃w‖² + μ‖w‖₁ with μ absolute.
@@ -73,7 +76,8 @@ QUICK_JSON = RESULTS / "lasso_fit_quick.json"
 OUT = WORK / "lasso_fit"
 SEED = 20261121
 N_CAUSAL = 20
-VAR_CAUSAL, VAR_POLY, VAR_NOISE = 0.2, 0.4, 0.4
+H2_SNPS, H2_BACKGROUND = 0.2, 0.4  # shares of the phenotype variance; noise has the rest
+EFFECT_DIST = "normal"
 N_MU = 100
 MU_MIN_RATIO = 1e-2
 TOL = 1e-7
@@ -207,19 +211,16 @@ def kinship_of(counts: np.ndarray) -> np.ndarray:
     return compute_kinship([(np.arange(counts.shape[1]), counts)], counts.shape[0]).matrix
 
 
-def simulate_phenotype(X: np.ndarray, eig, rng: np.random.Generator):
-    """y = causal + polygenic + noise with variances VAR_CAUSAL, VAR_POLY, VAR_NOISE."""
-    n, p = X.shape
-    causal = np.sort(rng.choice(p, N_CAUSAL, replace=False))
-    beta = rng.normal(size=N_CAUSAL)
-    fixed = X[:, causal] @ beta
-    scale = math.sqrt(VAR_CAUSAL / fixed.var())
-    poly = eig.eigvecs @ (np.sqrt(eig.eigvals) * rng.normal(size=n))
-    poly *= math.sqrt(VAR_POLY / poly.var())
-    noise = rng.normal(size=n)
-    noise *= math.sqrt(VAR_NOISE / noise.var())
-    y = fixed * scale + poly + noise
-    return (y - y.mean()) / y.std(), causal, beta * scale
+def simulate(X: np.ndarray, eig, rng: np.random.Generator):
+    """One phenotype on the standardized SNPs X, as `lmmlasso simulate` draws it from `rng`:
+    first the causal SNPs, then their effects, the background and the noise.
+
+    Returns the lmmlasso_cli.simulate.SimulatedPhenotype and the causal columns of X."""
+    from lmmlasso_cli.simulate import draw_causal, simulate_phenotype
+
+    causal = draw_causal(X.shape[1], N_CAUSAL, rng)
+    sim = simulate_phenotype(X[:, causal], eig, H2_SNPS, H2_BACKGROUND, rng, EFFECT_DIST)
+    return sim, causal
 
 
 def warm_up_numba() -> None:
@@ -510,12 +511,12 @@ def part_single(K, X, y, C, mus, n_active, X_rot, y_rot, repeats):
     }
 
 
-def part_scaling(counts_all, y_all, mu_ratio, repeats, grid_n, grid_p, seed):
-    """3. fit_lmm_lasso at one μ and on a 20-μ path over subsets of individuals and SNPs."""
+def part_scaling(counts_all, y_all, mu_ratio, repeats, grid_n, grid_p, rng):
+    """3. fit_lmm_lasso at one μ and on a 20-μ path over subsets of individuals and SNPs
+    (drawn from the generator `rng`)."""
     from lmmlasso_cli.lmmlasso import fit_lmm_lasso
     from lmmlasso_cli.nullmodel import eigendecompose, fit_null_model
 
-    rng = np.random.default_rng(np.random.SeedSequence(seed).spawn(1)[0])
     rows_out = []
     n_all = counts_all.shape[0]
     for n in grid_n:
@@ -683,8 +684,12 @@ def main(argv: list[str] | None = None) -> int:
     n, p = X.shape
     K = kinship_of(counts)
     eig = eigendecompose(K)
-    rng = np.random.default_rng(SEED)
-    y, causal, beta = simulate_phenotype(X, eig, rng)
+    # child 0 is what replicate_generators(SEED, 1)[0], and so `lmmlasso simulate`, uses
+    pheno_rng, scaling_rng = (
+        np.random.default_rng(s) for s in np.random.SeedSequence(SEED).spawn(2)
+    )
+    sim, causal = simulate(X, eig, pheno_rng)
+    y = sim.values
     C = np.ones((n, 1))
     null = fit_null_model(y, eig, C)
     data = {
@@ -694,8 +699,30 @@ def main(argv: list[str] | None = None) -> int:
         "n_snps_bim": int(counts.shape[1]),
         "n_monomorphic": int((~keep).sum()),
         "seed": SEED,
+        "simulation": {
+            "function": "lmmlasso_cli.simulate.simulate_phenotype after draw_causal",
+            "generator": f"np.random.SeedSequence({SEED}).spawn(2)[0], as "
+            f"lmmlasso_cli.simulate.replicate_generators({SEED}, 1)[0]",
+            "n_causal": N_CAUSAL,
+            "h2_snps": H2_SNPS,
+            "h2_background": H2_BACKGROUND,
+            "effect_dist": EFFECT_DIST,
+            "realized_shares": {
+                part: float(np.var(values) / np.var(y))
+                for part, values in (
+                    ("planted", sim.planted),
+                    ("background", sim.background),
+                    ("noise", sim.noise),
+                )
+            },
+            "stream_change": "results without this entry came from the bench's own simulator "
+            f"on np.random.default_rng({SEED}) (same draws in the same order, but the parts "
+            "were scaled one by one and y standardized afterwards, so the shares were not "
+            "exact in the sample), and their scaling subsets from "
+            f"SeedSequence({SEED}).spawn(1)[0]: causal SNPs, phenotype and subsets differ",
+        },
         "causal_snps": causal,
-        "causal_effects_std": beta,
+        "causal_effects_std": sim.beta_std,
         "log_delta": null.log_delta,
         "h2": null.h2,
         "null_at_boundary": null.at_boundary,
@@ -706,7 +733,7 @@ def main(argv: list[str] | None = None) -> int:
     del X_rot
     grid_n = (SCALING_N[0], SCALING_N[-1]) if args.quick else SCALING_N
     grid_p = (SCALING_P[0], SCALING_P[-1]) if args.quick else SCALING_P
-    scaling = part_scaling(counts, y, p2["mu_over_mu_max"], repeats, grid_n, grid_p, SEED)
+    scaling = part_scaling(counts, y, p2["mu_over_mu_max"], repeats, grid_n, grid_p, scaling_rng)
     memory = part_memory(bfile)
     result = {
         "date": utc_timestamp(),
@@ -726,9 +753,6 @@ def main(argv: list[str] | None = None) -> int:
         "scaling": scaling,
         "memory": memory,
         "settings": {
-            "n_causal": N_CAUSAL,
-            "h2_snps": VAR_CAUSAL,
-            "h2_background": VAR_POLY,
             "n_mu": N_MU,
             "mu_min_ratio": MU_MIN_RATIO,
             "tol": TOL,
@@ -737,6 +761,7 @@ def main(argv: list[str] | None = None) -> int:
             "long_run_seconds": LONG_RUN,
             "scaling_n": grid_n,
             "scaling_p": grid_p,
+            "scaling_generator": f"np.random.SeedSequence({SEED}).spawn(2)[1]",
             "scaling_n_mu": SCALING_N_MU,
             "scaling_mu_min_ratio": SCALING_MU_MIN_RATIO,
         },
