@@ -1,8 +1,9 @@
-"""Shared helpers for the bench/ scripts: tools, data, timed runs, machine facts, README sections.
+"""Shared helpers for the bench/ scripts: tools, data, timed runs, machine facts, JSON results.
 
 Every benchmark times lmmlasso and its peers in the same run, on the same machine, and writes
-only figures it measured. Peak memory comes from GNU time (``/usr/bin/time -v``: maximum
-resident set size); wall time from ``time.perf_counter`` around the child process.
+only figures it measured, to bench/results/<script>.json; bench/report.py renders
+bench/README.md from those files. Peak memory comes from GNU time (``/usr/bin/time -v``:
+maximum resident set size); wall time from ``time.perf_counter`` around the child process.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import subprocess
 import sys
 import time
 from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
@@ -186,15 +188,14 @@ def machine() -> dict:
     }
 
 
-def markdown_table(headers: list[str], rows: list[list]) -> str:
-    def cell(v) -> str:
-        if isinstance(v, float):
-            return f"{v:.4g}" if abs(v) >= 1e-3 or v == 0 else f"{v:.2e}"
-        return str(v)
+def loadavg() -> list[float]:
+    """The 1-, 5- and 15-minute load averages, to 2 decimals (the machine is shared)."""
+    return [round(x, 2) for x in os.getloadavg()]
 
-    lines = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
-    lines += ["| " + " | ".join(cell(v) for v in row) + " |" for row in rows]
-    return "\n".join(lines)
+
+def utc_timestamp() -> str:
+    """Now, as every result file records its run: ``YYYY-MM-DD HH:MM UTC``."""
+    return datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
 
 
 def write_json(path: Path, payload) -> None:
@@ -210,27 +211,3 @@ def _jsonable(obj):
     if hasattr(obj, "tolist"):
         return obj.tolist()
     raise TypeError(f"cannot write {type(obj).__name__} to JSON")
-
-
-def replace_readme_section(heading: str, body: str, readme: Path = BENCH / "README.md") -> None:
-    """Replace the section starting at ``heading`` (up to the next ``## ``) or append it.
-
-    Other sections belong to other scripts and are left byte for byte as they are.
-    """
-    text = readme.read_text() if readme.exists() else ""
-    lines = text.splitlines(keepends=True)
-    start = next((i for i, line in enumerate(lines) if line.rstrip("\n") == heading), None)
-    section = heading + "\n\n" + body.strip("\n") + "\n"
-    if start is None:
-        prefix = text if not text or text.endswith("\n\n") else text.rstrip("\n") + "\n\n"
-        new = prefix + section if text else section
-    else:
-        end = next(
-            (j for j in range(start + 1, len(lines)) if lines[j].startswith("## ")), len(lines)
-        )
-        after = "".join(lines[end:])
-        new = "".join(lines[:start]) + section + ("\n" + after if after else "")
-    tmp = WORK / "README.md.tmp"
-    tmp.parent.mkdir(parents=True, exist_ok=True)
-    tmp.write_text(new)
-    os.replace(tmp, readme)

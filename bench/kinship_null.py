@@ -16,15 +16,13 @@
    pve = σg² t / (σg² t + σe²) with t = tr(P K_sub P)/n, P = I - 11ᵀ/n; our h² is
    σg²/(σg² + σe²) on K normalized to mean diagonal 1 over all individuals. We convert ours with
    GEMMA's t, and also with t = mean diag(K_sub) for reference.
-4. Writes bench/results/kinship_null.json, prints markdown tables and rewrites the section
-   "## Kinship and null model (issue 2)" of bench/README.md with the figures of this run.
+4. Writes bench/results/kinship_null.json (bench/report.py renders it into bench/README.md).
 """
 
 from __future__ import annotations
 
 import argparse
 import math
-import os
 import re
 import shutil
 import sys
@@ -43,18 +41,18 @@ from _common import (  # noqa: E402
     WORK,
     BenchError,
     ensure_tools,
+    loadavg,
     machine,
-    markdown_table,
     prepare_plink_set,
     rel,
-    replace_readme_section,
     run,
     show_command,
     time_round_robin,
+    utc_timestamp,
     write_json,
 )
 
-SECTION = "## Kinship and null model (issue 2)"
+RESULT_JSON = RESULTS / "kinship_null.json"
 DATASETS = {"mouse": "mouse_hs1940", "hlc": "HLC"}
 AUTOSOMES = {str(c) for c in range(1, 23)}
 MOUSE_PHENOTYPES = range(1, 7)  # GEMMA -n N = .fam column 5 + N
@@ -278,9 +276,9 @@ def time_kinships(name: str, prefix: Path, repeats: int) -> dict:
     commands = kinship_commands(prefix, out, name)
     # one untimed run: numba's cache and the page cache are warm for everybody
     run(commands["lmmlasso kinship (default)"], out / "warmup")
-    load_before = os.getloadavg()
+    load_before = loadavg()
     timings = time_round_robin(commands, out, repeats)
-    load_after = os.getloadavg()
+    load_after = loadavg()
     n_snps = {
         "lmmlasso kinship (default)": len(
             load_npz_kinship(out / "ours_default.kinship.npz")["snp"]
@@ -574,6 +572,7 @@ def heritability_vs_gemma(plink: PlinkSet, npz: Path) -> dict:
         "fit_null_max_rss_mb": fit_run.max_rss_mb,
         "gemma_commands": gemma_commands,
         "gemma_seconds": gemma_seconds,
+        "gemma_null_snps": GEMMA_NULL_SNPS,
         "gemma_k_file": rel(k_text),
     }
 
@@ -606,120 +605,7 @@ def loglik_offsets_by_n(rows: list[dict]) -> list[dict]:
     return out
 
 
-# ----------------------------------------------------------------------------- report
-
-
-def timing_table(rows: list[dict]) -> str:
-    return markdown_table(
-        [
-            "data",
-            "tool",
-            "SNPs used",
-            "wall s (median)",
-            "CPU s (user+sys)",
-            "max RSS MB",
-            "time / ours",
-            "RSS / ours",
-        ],
-        [
-            [
-                r["dataset"],
-                r["tool"],
-                r["n_snps_used"],
-                round(r["seconds"], 2),
-                round(r["cpu_seconds"], 2),
-                round(r["max_rss_mb"]),
-                round(r["time_ratio_vs_ours"], 2),
-                round(r["rss_ratio_vs_ours"], 2),
-            ]
-            for r in rows
-        ],
-    )
-
-
-def agreement_table(rows: list[dict]) -> str:
-    return markdown_table(
-        ["data", "compared with", "SNPs", "max abs ΔK", "mean abs ΔK", "peer raw mean diag"],
-        [
-            [
-                r["dataset"],
-                r["peer"],
-                r["n_snps"]
-                if "peer_n_snps" not in r
-                else f"{r['n_snps']} (GEMMA {r['peer_n_snps']})",
-                r["max_abs_diff"],
-                r["mean_abs_diff"],
-                round(r["peer_mean_diag_raw"], 6),
-            ]
-            for r in rows
-        ],
-    )
-
-
-def h2_table(rows: list[dict]) -> str:
-    return markdown_table(
-        [
-            "pheno (.fam col)",
-            "n",
-            "our h²",
-            "t = tr(PKP)/n",
-            "ours as pve",
-            "GEMMA pve",
-            "abs Δ",
-            "ours as pve (mean-diag t)",
-            "our se(h²)",
-            "our se as pve",
-            "GEMMA se(pve)",
-            "REML logL ours",
-            "REML logL GEMMA",
-            "ours − GEMMA",
-        ],
-        [
-            [
-                f"{r['pheno']} ({r['fam_column']})",
-                r["n_ours"],
-                f"{r['h2_ours']:.6f}",
-                f"{r['t_centred']:.6f}",
-                f"{r['pve_ours_gemma_conversion']:.6f}",
-                f"{r['pve_gemma']:.6f}",
-                f"{r['abs_diff_pve']:.1e}",
-                f"{r['pve_ours_mean_diag_conversion']:.6f}",
-                f"{r['h2_se_ours']:.6f}",
-                f"{r['pve_se_ours_converted']:.6f}",
-                f"{r['pve_se_gemma']:.6f}",
-                f"{r['loglik_reml_ours']:.4f}",
-                f"{r['loglik_reml_gemma']:g}",
-                f"{r['loglik_diff']:+.4f}",
-            ]
-            for r in rows
-        ],
-    )
-
-
-def intercept_table(rows: list[dict]) -> str:
-    return markdown_table(
-        [
-            "pheno",
-            "σg² ours",
-            "vg GEMMA",
-            "σe² ours",
-            "ve GEMMA",
-            "intercept ours (se)",
-            "beta GEMMA (se)",
-        ],
-        [
-            [
-                r["pheno"],
-                f"{r['sigma2_g_ours']:.6f}",
-                f"{r['vg_gemma']:g}",
-                f"{r['sigma2_e_ours']:.6f}",
-                f"{r['ve_gemma']:g}",
-                f"{r['beta_intercept_ours']:.4g} ({r['se_intercept_ours']:.4g})",
-                f"{r['beta_gemma']:.4g} ({r['beta_se_gemma']:.4g})",
-            ]
-            for r in rows
-        ],
-    )
+# ----------------------------------------------------------------------------- summary
 
 
 def discrepancies(agreement: list[dict], h2: dict | None) -> list[str]:
@@ -751,137 +637,6 @@ def discrepancies(agreement: list[dict], h2: dict | None) -> list[str]:
     return list(dict.fromkeys(found))
 
 
-def readme_body(result: dict) -> str:
-    m = result["machine"]
-    flags = " --quick" if result["quick"] else ""
-    lines = [
-        f"Measured by `.venv/bin/python bench/kinship_null.py{flags}`"
-        f" on {result['date']}; every figure below comes from that run "
-        "(raw numbers in `bench/results/kinship_null.json`).",
-        "",
-        f"Machine: {m['nproc']} CPUs ({m['cpu_model']}), {m['ram_gb']} GB RAM, Linux "
-        f"{m['kernel']}, Python {m['python']}; {m['lmmlasso']}, {m['plink2']}, "
-        f"{m['plink1.9']}, {m['gemma']}.",
-        "",
-        "Data: GEMMA's examples from the Debian package gemma-doc, gunzipped into `bench/work/data`"
-        ": mouse_hs1940 (1940 mice, 12226 SNPs, 6 phenotypes in .fam columns 6–11) and HLC "
-        "(427 people, 358499 SNPs with missing calls).",
-        "",
-        f"### Kinship: time and peak memory (median of {result['repeats']} runs, after one "
-        "untimed warm-up run of `lmmlasso kinship`)",
-        "",
-        timing_table(result["timing"]),
-        "",
-        "Time / ours = peer wall time divided by `lmmlasso kinship` with default settings (all "
-        f"cores, here {result['machine']['nproc']}). Runs of the five commands were "
-        "interleaved, repeat by repeat. The machine was shared with other jobs; 1-minute "
-        "load average before/after the timings: "
-        + "; ".join(
-            f"{k} {v['before'][0]:.2f}/{v['after'][0]:.2f}"
-            for k, v in result["loadavg_during_timing"].items()
-        )
-        + ", so wall times carry that noise (CPU seconds are less affected). "
-        "The tools do not use the same SNPs by default: plink2 drops variants with a "
-        "negative bp position ("
-        + ", ".join(f"{v} in {k}" for k, v in result["negative_bp"].items())
-        + ") and non-autosomal ones ("
-        + ", ".join(f"{v} in {k}" for k, v in result["non_autosomal"].items())
-        + "), and on HLC, which has missing calls, it does not mean-impute (that needs the "
-        "`meanimpute` modifier) but corrects for missingness, per its log; GEMMA drops SNPs with "
-        "MAF < 0.01 or more than 5% missing among phenotyped individuals; lmmlasso drops only "
-        "monomorphic SNPs.",
-        "",
-        "### Kinship: agreement",
-        "",
-        agreement_table(result["agreement"]),
-        "",
-        "All matrices are divided by their mean diagonal before comparing. plink2 runs with "
-        "`--nonfounders`, so its allele frequencies come from all individuals as ours do (the "
-        "mouse .fam lists parents for every mouse: without it plink2 sees 0 founders). plink2: our "
-        "`--scaling hwe` against `plink2 --make-rel square bin` (float64) on SNPs that are "
-        "autosomal, at bp >= 0, without missing calls and polymorphic. GEMMA: our default "
-        "empirical kinship against `gemma -gk 2` (its .sXX.txt has 10 significant digits). "
-        "With both tools' defaults the matrices differ because of the SNP sets: GEMMA's MAF "
-        "filter removes rare SNPs, which weigh heavily once standardized to sd 1. On GEMMA's "
-        "own SNP set (same filter, computed by the bench) the formulas agree: both centre and "
-        "scale each SNP over all individuals (sd with ddof 0 after mean imputation).",
-        "",
-        "### Null model: h² against GEMMA REML (mouse, same kinship)",
-        "",
-    ]
-    h2 = result["h2"]
-    if h2 is None:
-        lines += ["Not run.", ""]
-    else:
-        offsets = result["loglik_offsets"]
-        se_centred = ", ".join(f"{r['beta_se_centred_model']:.4g}" for r in h2["rows"])
-        lines += [
-            h2_table(h2["rows"]),
-            "",
-            intercept_table(h2["rows"]),
-            "",
-            "GEMMA double-centres the kinship over the analysed individuals before its "
-            "eigendecomposition (`CenterMatrix(G)` in gemma.cpp) and reports pve = σg²·t / "
-            "(σg²·t + σe²) with t = tr(P K_sub P)/n, P = I − 11ᵀ/n. With an intercept as the "
-            "only covariate the REML likelihood, σg² and σe² do not change under that centring, "
-            'so "ours as pve" uses GEMMA\'s t. The conversion with t = mean diag(K_sub) (the '
-            "plain mean diagonal over the analysed individuals) is shown too: it differs from "
-            "GEMMA's pve by at most "
-            f"{max(r['abs_diff_pve_mean_diag_conversion'] for r in h2['rows']):.1e}. GEMMA "
-            "prints 6 significant digits, so differences below about "
-            f"{max(r['gemma_pve_print_halfunit'] for r in h2['rows']):.0e} in pve are rounding.",
-            "",
-            "REML log-likelihood, ours minus GEMMA, by sample size: "
-            + "; ".join(
-                f"n = {o['n']} (pheno {', '.join(map(str, o['phenos']))}): "
-                + ", ".join(f"{d:+.4f}" for d in o["diffs"])
-                + f" (GEMMA rounds to ±{o['gemma_print_halfunit']:g})"
-                for o in offsets
-            )
-            + ". "
-            + (
-                "Every difference lies within GEMMA's print rounding: the two REML "
-                "log-likelihoods use the same constant."
-                if all(o["within_rounding"] for o in offsets)
-                else "Not all differences lie within GEMMA's print rounding; see the JSON."
-            ),
-            "",
-            "The intercept differs because the models differ in that respect: with the "
-            "centred kinship, 1 lies in the null space of K, so GEMMA's β is the plain phenotype "
-            "mean over the analysed individuals (max |β − mean| here "
-            f"{max(abs(r['beta_gemma'] - r['pheno_mean']) for r in h2['rows']):.1e}, GEMMA "
-            "prints 4 significant digits) with se = √(σe²/n) "
-            f"(√(ve/n) = {se_centred}), "
-            "while ours is the GLS estimate under the uncentred K (mean diagonal 1).",
-            "",
-            f"`lmmlasso fit-null` for the six phenotypes took {h2['fit_null_seconds']:.1f} s "
-            f"(one run, peak RSS {h2['fit_null_max_rss_mb']:.0f} MB); GEMMA took "
-            f"{sum(h2['gemma_seconds']):.1f} s for six runs (each also tests the "
-            f"{GEMMA_NULL_SNPS}-SNP list, its null model does not depend on it).",
-            "",
-        ]
-    found = result["discrepancies"]
-    lines += ["### Discrepancies found in this run", ""]
-    lines += [f"- {d}" for d in found] if found else ["None."]
-    commands = [r["command"] for r in result["timing"]]
-    for r in result["agreement"]:
-        if r.get("extract_returncode") not in (None, 0):
-            commands.append(f"{r['extract_command']}   # failed, exit {r['extract_returncode']}")
-        commands.append(r["ours_command"])
-        if r.get("peer_command"):
-            commands.append(r["peer_command"])
-    if h2 is not None:
-        commands.append(h2["fit_null_command"])
-        commands += h2["gemma_commands"]
-    lines += ["", "### Commands", "", "```", *dict.fromkeys(commands), "```", ""]
-    lines += [
-        "`ours_K.txt` is `K` from the .kinship.npz written by numpy (`%.17g`, tab-separated, "
-        "rows in .fam order). Every command ran under `/usr/bin/time -v` (peak RSS); wall time "
-        "is `time.perf_counter` around the process.",
-    ]
-    return "\n".join(lines)
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="mouse only (skip HLC), 1 repeat")
@@ -898,13 +653,13 @@ def main(argv: list[str] | None = None) -> int:
     names = ["mouse"] if args.quick else ["mouse", "hlc"]
     plinks = {name: read_plink_set(prepare_plink_set(DATASETS[name])) for name in names}
 
-    timing, agreement, timing_dirs, loadavg = [], [], {}, {}
+    timing, agreement, timing_dirs, load = [], [], {}, {}
     for name in names:
         print(f"[{name}] timing kinships ({repeats} run(s) each)", file=sys.stderr)
         done = time_kinships(name, plinks[name].prefix, repeats)
         timing += done["rows"]
         timing_dirs[name] = done["dir"]
-        loadavg[name] = {"before": done["loadavg_before"], "after": done["loadavg_after"]}
+        load[name] = {"before": done["loadavg_before"], "after": done["loadavg_after"]}
     for name in names:
         print(f"[{name}] agreement with plink2 and GEMMA", file=sys.stderr)
         plink = plinks[name]
@@ -914,10 +669,8 @@ def main(argv: list[str] | None = None) -> int:
     print("[mouse] h² against GEMMA REML", file=sys.stderr)
     h2 = heritability_vs_gemma(plinks["mouse"], timing_dirs["mouse"] / "ours_default.kinship.npz")
 
-    from datetime import datetime, timezone
-
     result = {
-        "date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        "date": utc_timestamp(),
         "quick": args.quick,
         "repeats": repeats,
         "machine": machine(),
@@ -926,29 +679,16 @@ def main(argv: list[str] | None = None) -> int:
             n: int((~np.isin(p.chrom, list(AUTOSOMES))).sum()) for n, p in plinks.items()
         },
         "timing": timing,
-        "loadavg_during_timing": loadavg,
+        "loadavg_during_timing": load,
         "agreement": agreement,
         "h2": h2,
         "loglik_offsets": loglik_offsets_by_n(h2["rows"]),
     }
     result["discrepancies"] = discrepancies(agreement, h2)
-    write_json(RESULTS / "kinship_null.json", result)
-
-    print(
-        timing_table(timing),
-        agreement_table(agreement),
-        h2_table(h2["rows"]),
-        intercept_table(h2["rows"]),
-        sep="\n\n",
-    )
-    if result["discrepancies"]:
-        print("\nDiscrepancies:\n" + "\n".join(f"- {d}" for d in result["discrepancies"]))
-    replace_readme_section(SECTION, readme_body(result))
-    print(
-        f"\nwrote {rel(RESULTS / 'kinship_null.json')} and the section {SECTION!r} of "
-        "bench/README.md",
-        file=sys.stderr,
-    )
+    write_json(RESULT_JSON, result)
+    for found in result["discrepancies"]:
+        print(f"discrepancy: {found}", file=sys.stderr)
+    print(f"wrote {rel(RESULT_JSON)}; `python bench/report.py` renders it", file=sys.stderr)
     return 0
 
 

@@ -6,8 +6,11 @@ Data: GEMMA's example mouse set (Debian gemma-doc, gunzipped into bench/work/dat
 12226 SNPs read with bed_reader, monomorphic SNPs dropped, SNPs standardized (mean 0, sd 1,
 ddof 0; missing calls mean-imputed). K is our realized relationship (`compute_kinship`, mean
 diagonal 1); the null model is ours (`fit_null_model`, ML, intercept). The phenotype is
-simulated on the real genotypes (seeded): 20 causal SNPs (20% of the variance), a polygenic
-part drawn from N(0, K) (40%) and noise (40%), then standardized.
+simulated on the real genotypes by `lmmlasso_cli.simulate`, with the design and generator of
+`lmmlasso simulate --seed 20261121` (its first phenotype, SeedSequence(20261121).spawn(2)[0]):
+20 causal SNPs (20% of the variance, N(0, 1) effects), a background u ~ N(0, K) (40%) and
+noise (40%), made uncorrelated in the sample so that the shares are exact. The scaling
+subsets draw from SeedSequence(20261121).spawn(2)[1].
 
 With X̃ = P D Uᵀ X and ỹ = P D Uᵀ y (K = U S Uᵀ, D = (S + δ)^-1/2, P projects out the whitened
 intercept), every solver minimizes ½‖ỹ − X̃w‖² + μ‖w‖₁ with μ absolute.
@@ -33,18 +36,15 @@ intercept), every solver minimizes ½‖ỹ − X̃w‖² + μ‖w‖₁ with μ
 
 Timings: best of `--repeats` (3) for runs under LONG_RUN seconds, one run otherwise; BLAS
 limited to `--blas-threads` (1: the machine has 2 cores and is shared). Writes
-bench/results/lasso_fit.json and the section "## LMM-Lasso fit (issue 3)" of bench/README.md
-(together with bench/score_vs_plink2.py's results, if present).
+bench/results/lasso_fit.json, or lasso_fit_quick.json with --quick (bench/report.py renders the
+full run if there is one, else the quick one, into bench/README.md).
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
-import datetime
-import json
 import math
-import os
 import re
 import sys
 import time
@@ -61,23 +61,23 @@ from _common import (  # noqa: E402
     RESULTS,
     WORK,
     ensure_tools,
+    loadavg,
     machine,
-    markdown_table,
     prepare_plink_set,
     rel,
-    replace_readme_section,
     run,
     show_command,
+    utc_timestamp,
     write_json,
 )
 
-SECTION = "## LMM-Lasso fit (issue 3)"
 RESULT_JSON = RESULTS / "lasso_fit.json"
-SCORE_JSON = RESULTS / "score_vs_plink2.json"
+QUICK_JSON = RESULTS / "lasso_fit_quick.json"
 OUT = WORK / "lasso_fit"
 SEED = 20261121
 N_CAUSAL = 20
-VAR_CAUSAL, VAR_POLY, VAR_NOISE = 0.2, 0.4, 0.4
+H2_SNPS, H2_BACKGROUND = 0.2, 0.4  # shares of the phenotype variance; noise has the rest
+EFFECT_DIST = "normal"
 N_MU = 100
 MU_MIN_RATIO = 1e-2
 TOL = 1e-7
@@ -102,10 +102,6 @@ ADMM = {
 
 
 # ----------------------------------------------------------------------------- helpers
-
-
-def loadavg() -> list[float]:
-    return [round(x, 2) for x in os.getloadavg()]
 
 
 def source_hash() -> str:
@@ -215,19 +211,16 @@ def kinship_of(counts: np.ndarray) -> np.ndarray:
     return compute_kinship([(np.arange(counts.shape[1]), counts)], counts.shape[0]).matrix
 
 
-def simulate_phenotype(X: np.ndarray, eig, rng: np.random.Generator):
-    """y = causal + polygenic + noise with variances VAR_CAUSAL, VAR_POLY, VAR_NOISE."""
-    n, p = X.shape
-    causal = np.sort(rng.choice(p, N_CAUSAL, replace=False))
-    beta = rng.normal(size=N_CAUSAL)
-    fixed = X[:, causal] @ beta
-    scale = math.sqrt(VAR_CAUSAL / fixed.var())
-    poly = eig.eigvecs @ (np.sqrt(eig.eigvals) * rng.normal(size=n))
-    poly *= math.sqrt(VAR_POLY / poly.var())
-    noise = rng.normal(size=n)
-    noise *= math.sqrt(VAR_NOISE / noise.var())
-    y = fixed * scale + poly + noise
-    return (y - y.mean()) / y.std(), causal, beta * scale
+def simulate(X: np.ndarray, eig, rng: np.random.Generator):
+    """One phenotype on the standardized SNPs X, as `lmmlasso simulate` draws it from `rng`:
+    first the causal SNPs, then their effects, the background and the noise.
+
+    Returns the lmmlasso_cli.simulate.SimulatedPhenotype and the causal columns of X."""
+    from lmmlasso_cli.simulate import draw_causal, simulate_phenotype
+
+    causal = draw_causal(X.shape[1], N_CAUSAL, rng)
+    sim = simulate_phenotype(X[:, causal], eig, H2_SNPS, H2_BACKGROUND, rng, EFFECT_DIST)
+    return sim, causal
 
 
 def warm_up_numba() -> None:
@@ -518,12 +511,12 @@ def part_single(K, X, y, C, mus, n_active, X_rot, y_rot, repeats):
     }
 
 
-def part_scaling(counts_all, y_all, mu_ratio, repeats, grid_n, grid_p, seed):
-    """3. fit_lmm_lasso at one μ and on a 20-μ path over subsets of individuals and SNPs."""
+def part_scaling(counts_all, y_all, mu_ratio, repeats, grid_n, grid_p, rng):
+    """3. fit_lmm_lasso at one μ and on a 20-μ path over subsets of individuals and SNPs
+    (drawn from the generator `rng`)."""
     from lmmlasso_cli.lmmlasso import fit_lmm_lasso
     from lmmlasso_cli.nullmodel import eigendecompose, fit_null_model
 
-    rng = np.random.default_rng(np.random.SeedSequence(seed).spawn(1)[0])
     rows_out = []
     n_all = counts_all.shape[0]
     for n in grid_n:
@@ -650,387 +643,6 @@ def part_memory(bfile: Path):
     }
 
 
-# ----------------------------------------------------------------------------- README
-
-
-def _f(x, digits=3):
-    if x is None:
-        return "–"
-    if isinstance(x, int | np.integer):
-        return str(x)
-    return f"{x:.{digits}g}"
-
-
-def render_fit(r: dict) -> str:
-    m, d, p2 = r["machine"], r["data"], r["single"]
-    flags = " --quick" if r["quick"] else ""
-    lines = [
-        f"Measured by `.venv/bin/python bench/lasso_fit.py{flags}` on {r['date']}; every "
-        f"figure below comes from that run (raw numbers in `bench/results/lasso_fit.json`).",
-        "",
-        f"Machine: {m['nproc']} CPUs ({m['cpu_model']}), {m['ram_gb']} GB RAM, Linux "
-        f"{m['kernel']}, Python {m['python']}; {m['lmmlasso']}, scikit-learn "
-        f"{r['sklearn_version']}, numpy {r['numpy_version']}"
-        + (
-            f" (package sources sha256 {r['lmmlasso_source_sha256'][:12]})"
-            if r.get("lmmlasso_source_sha256")
-            else ""
-        )
-        + ". BLAS threads in the bench: "
-        f"{r['blas_threads']}. The machine was shared: 1/5/15-min load average at the start "
-        f"{r['loadavg_start']}, at the end {r['loadavg_end']}; wall times carry that noise. "
-        f"Timings are the best of {r['repeats']} runs, except runs longer than {LONG_RUN:g} s, "
-        f"timed once.",
-        "",
-        f"Data: GEMMA's mouse_hs1940 (`bench/work/data`), {d['n']} mice × {d['p']} SNPs "
-        f"({d['n_monomorphic']} monomorphic SNPs dropped), standardized. K: our realized "
-        f"relationship (mean diagonal 1). Phenotype simulated (seed {d['seed']}): "
-        f"{N_CAUSAL} causal SNPs ({VAR_CAUSAL:.0%} of the variance), polygenic N(0, K) "
-        f"({VAR_POLY:.0%}), noise ({VAR_NOISE:.0%}). Null model (ours, ML, intercept): "
-        f"log δ = {d['log_delta']:.4f}, h² = {d['h2']:.4f}, on the grid boundary: "
-        f"{d['null_at_boundary']}. Objective everywhere: ½‖ỹ − X̃w‖² + μ‖w‖₁, μ absolute.",
-        "",
-        *render_path(r),
-        "### 2. One μ: ours against the original LMM-Lasso code's cost",
-        "",
-        f"μ = {p2['mu']:.4g} = {p2['mu_over_mu_max']:.3g}·μ_max (first μ of the path with "
-        f"≥ {TARGET_ACTIVE} SNPs). The original (BorgwardtLab/LMM-Lasso `lmm_lasso.py`, "
-        f"re-implemented in the bench for timing): eigh, null model, rotation of all SNPs, then "
-        f"Boyd's ADMM (Cholesky of I + X̃X̃ᵀ/ρ, ρ = 1, α = 1, max_iter 5000, abstol 1e-4, "
-        f"reltol 1e-2, zero_threshold 1e-3, objective monitored every iteration, stopping test "
-        f"as written: r_norm < eps_pri and r_norm < eps_dual). The ADMM gets the same X̃ "
-        f"(intercept projected out, which the original lacks; O(np)) so that the objectives "
-        f"compare. eigh and the null model are the same code on both sides.",
-        "",
-        markdown_table(
-            ["step", "ours s", "original s"],
-            [
-                [f"eigh of K (n = {d['n']})", p2["eigh_seconds"], p2["eigh_seconds"]],
-                ["null model (ML grid + Brent)", p2["null_seconds"], p2["null_seconds"]],
-                [f"rotation of all {d['p']} SNPs", "–", p2["full_rotation_seconds"]],
-                ["Lasso at μ", p2["ours_fit_seconds"], p2["admm_seconds"]],
-                ["**total**", p2["ours_total_seconds"], p2["original_total_seconds"]],
-            ],
-        ),
-        "",
-        f"Original / ours = **{p2['ratio_original_over_ours']:.3g}**. Ours rotated "
-        f"{p2['ours_n_rotated']} columns, made {p2['ours_n_correlations']} X̃ᵀv products and "
-        f"{p2['ours_n_epochs']} epochs; the ADMM ran {p2['admm_iterations']} iterations.",
-        "",
-        markdown_table(
-            ["solver", "objective", "(obj − ours) / ‖ỹ‖²", "gap / ‖ỹ‖²", "SNPs selected"],
-            [
-                [
-                    "ours",
-                    p2["objective_ours"],
-                    0.0,
-                    p2["ours_gap"] / p2["y_rot_norm2"],
-                    p2["ours_n_active"],
-                ],
-                [
-                    "original ADMM (w, thresholded at 1e-3)",
-                    p2["objective_admm"],
-                    p2["objective_diff_rel"],
-                    p2["admm_gap"] / p2["y_rot_norm2"],
-                    p2["admm_n_active"],
-                ],
-            ],
-        ),
-        "",
-        f"max |w_ours − w_ADMM| = {p2['max_abs_dw']:.3g} (largest |w| {p2['max_abs_w']:.3g}); "
-        f"selected by ours only: {p2['support_ours_not_admm']}, by the ADMM only: "
-        f"{p2['support_admm_not_ours']}. The ADMM stops on loose residual tolerances and "
-        f"returns the un-thresholded primal iterate w with entries below 1e-3 zeroed, so it "
-        f"is not an exact Lasso solution.",
-        "",
-        f"### 3. Scaling of fit_lmm_lasso (one μ = {p2['mu_over_mu_max']:.3g}·μ_max of each "
-        f"subset; path of {SCALING_N_MU} μ down to {SCALING_MU_MIN_RATIO:g}·μ_max)",
-        "",
-        "Random subsets of individuals (SNPs re-standardized, monomorphic ones dropped, K and "
-        "null model recomputed on the subset) and of SNPs (p = 12000 means all available).",
-        "",
-        markdown_table(
-            [
-                "n",
-                "p",
-                "eigh s",
-                "one μ s",
-                "SNPs",
-                "rotated",
-                "X̃ᵀv",
-                "epochs",
-                "path s",
-                "SNPs at end",
-                "rotated",
-                "X̃ᵀv",
-                "epochs",
-            ],
-            [
-                [
-                    c["n"],
-                    c["p"],
-                    c["eigh_seconds"],
-                    c["one_mu_seconds"],
-                    c["one_mu_n_active"],
-                    c["one_mu_n_rotated"],
-                    c["one_mu_n_correlations"],
-                    c["one_mu_n_epochs"],
-                    c["path_seconds"],
-                    c["path_n_active_last"],
-                    c["path_n_rotated"],
-                    c["path_n_correlations"],
-                    c["path_n_epochs_total"],
-                ]
-                for c in r["scaling"]
-            ],
-        ),
-        "",
-        *scaling_notes(r["scaling"]),
-        "",
-        "### 4. Peak memory of the CLI",
-        "",
-        markdown_table(
-            [
-                "run",
-                "n × p analysed",
-                "one n×p float64 (MB)",
-                "wall s",
-                "peak RSS (MB)",
-                "RSS / matrix",
-            ],
-            [
-                [
-                    "`lmmlasso fit --mpheno 1` (command below)",
-                    f"{r['memory']['n_analysed']} × {r['memory']['p_analysed']}",
-                    r["memory"]["one_matrix_mb"],
-                    r["memory"]["fit_seconds"],
-                    r["memory"]["fit_max_rss_mb"],
-                    r["memory"]["rss_over_matrix"],
-                ],
-            ],
-        ),
-        "",
-        f"Fit log: `{r['memory']['fit_log_path_line']}`. Peak RSS from `/usr/bin/time -v`. "
-        f"(`lmmlasso kinship` beforehand: {r['memory']['kinship_max_rss_mb']:.0f} MB.)",
-        "",
-        "### Commands",
-        "",
-        "```",
-        f".venv/bin/python bench/lasso_fit.py{flags}",
-        r["memory"]["kinship_command"],
-        r["memory"]["fit_command"],
-        "```",
-    ]
-    return "\n".join(lines)
-
-
-def render_path(r: dict) -> list[str]:
-    """Part 1 of the README section."""
-    p1, d = r["path"], r["data"]
-    done = p1["n_mu_sklearn_done"]
-    y2 = p1["y_rot_norm2"]
-    lines = [
-        f"### 1. {p1['n_mu']}-μ path against scikit-learn {r['sklearn_version']} `lasso_path`",
-        "",
-        f"μ from μ_max = {p1['mu_max']:.4g} down to {p1['mus'][-1] / p1['mu_max']:.3g}·μ_max, "
-        f"{p1['n_mu']} values, tol = {TOL:g}; ours ends with {p1['ours_n_active'][-1]} SNPs "
-        f"active. Both solvers stop on the duality gap of the same objective: ours when gap ≤ "
-        f"tol·‖ỹ‖²; scikit-learn's kernel computes its gap on ½‖ỹ − X̃w‖² + nα‖w‖₁ with "
-        f"α = μ/n (our objective) and stops when it is ≤ tol·‖ỹ‖², so it gets the same "
-        f"tol = {p1['sklearn_tol']:g}, with max_iter = {p1['sklearn_max_iter']} epochs per μ "
-        f"(our max_epochs is {MAX_EPOCHS}, shared by the working-set rounds of one μ). "
-        f"scikit-learn evaluates its gap only after an epoch whose largest relative "
-        f"coefficient change is ≤ tol (not tol·‖ỹ‖²), so it can run past the gap it needs. The "
-        f"bench runs lasso_path one μ per call, warm-started as lasso_path does internally, "
-        f"to time each μ",
-    ]
-    if p1["sklearn_complete"]:
-        lines[-1] += "."
-    else:
-        lines[-1] += (
-            f"; it stopped after the μ that exceeded the budget of "
-            f"{p1['sklearn_budget_seconds']:g} s: scikit-learn finished {done} of "
-            f"{p1['n_mu']} μ, and every comparison below is on those {done} μ."
-        )
-    lines[-1] += (
-        f" Both gaps are recomputed by the bench on the full X̃ (max |recomputed − reported| "
-        f"/ ‖ỹ‖²: ours {p1['ours_gap_check_rel']:.1e}, scikit-learn "
-        f"{p1['sklearn_gap_check_rel']:.1e})."
-    )
-    lines += [
-        "",
-        markdown_table(
-            [
-                "solver",
-                "μ done",
-                "seconds",
-                "ratio to ours (same μ)",
-                "max gap / ‖ỹ‖²",
-                "μ with gap > tol·‖ỹ‖²",
-                "epochs (sum)",
-                "epochs (max at one μ)",
-                "columns rotated",
-                "X̃ᵀv products",
-            ],
-            [
-                [
-                    "fit_lmm_lasso (rotates its working set)",
-                    p1["n_mu"],
-                    p1["ours_seconds"],
-                    "–",
-                    float(np.max(p1["gap_ours"])) / y2 if done == p1["n_mu"] else "–",
-                    p1["ours_n_not_converged"],
-                    int(np.sum(p1["ours_n_epochs"])),
-                    int(np.max(p1["ours_n_epochs"])),
-                    p1["ours_n_rotated"],
-                    p1["ours_n_correlations"],
-                ],
-                [
-                    f"fit_lmm_lasso, first {done} μ",
-                    done,
-                    p1["ours_seconds_common"],
-                    1.0,
-                    p1["max_gap_ours_rel"],
-                    int(np.sum(np.asarray(p1["gap_ours"]) > p1["tol_gap"])),
-                    int(np.sum(p1["ours_n_epochs"][:done])),
-                    int(np.max(p1["ours_n_epochs"][:done])),
-                    "–",
-                    "–",
-                ],
-                [
-                    "full rotation P D Uᵀ X (for sklearn)",
-                    "–",
-                    p1["rotation_seconds"],
-                    p1["rotation_seconds"] / p1["ours_seconds_common"],
-                    "–",
-                    "–",
-                    "–",
-                    "–",
-                    d["p"],
-                    "–",
-                ],
-                [
-                    "sklearn lasso_path on X̃",
-                    done,
-                    p1["sklearn_seconds"],
-                    p1["ratio_sklearn_over_ours"],
-                    p1["max_gap_sklearn_rel"],
-                    p1["n_mu_sklearn_gap_above_tol"],
-                    int(np.sum(p1["sklearn_n_iter"])),
-                    int(np.max(p1["sklearn_n_iter"])),
-                    "–",
-                    "–",
-                ],
-                [
-                    "sklearn + rotation (end to end)",
-                    done,
-                    p1["sklearn_seconds"] + p1["rotation_seconds"],
-                    p1["ratio_sklearn_plus_rotation_over_ours"],
-                    "–",
-                    "–",
-                    "–",
-                    "–",
-                    "–",
-                    "–",
-                ],
-            ],
-        ),
-        "",
-        f"scikit-learn reached max_iter at {p1['sklearn_n_at_max_iter']} μ and raised "
-        f"{len(p1['sklearn_warnings'])} warnings. Cumulative seconds along the path:",
-        "",
-    ]
-    marks = [k for k in (9, 24, 49, 74, p1["n_mu"] - 1) if k < p1["n_mu"]]
-    lines.append(
-        markdown_table(
-            [
-                "μ index",
-                "μ/μ_max",
-                "SNPs (ours)",
-                "epochs at this μ (ours / sklearn)",
-                "ours s",
-                "sklearn s",
-            ],
-            [
-                [
-                    k,
-                    p1["mus"][k] / p1["mu_max"],
-                    p1["ours_n_active"][k],
-                    f"{p1['ours_n_epochs'][k]} / "
-                    + (str(p1["sklearn_n_iter"][k]) if k < done else "–"),
-                    p1["ours_cumulative_seconds"][k],
-                    p1["sklearn_cumulative_seconds"][k] if k < done else "–",
-                ]
-                for k in marks
-            ],
-        )
-    )
-    lines += [
-        "",
-        f"Agreement on the {done} μ: max over μ of max_j |w_ours − w_sklearn| = "
-        f"{p1['max_abs_dw']:.2e} (at μ index {p1['argmax_abs_dw']}; largest |w| "
-        f"{p1['max_abs_w']:.3g}); max |objective difference| / ‖ỹ‖² = "
-        f"{p1['max_objective_diff_rel']:.1e}; SNPs in one support but not the other, summed "
-        f"over μ: {int(np.sum(p1['support_differences']))}. A duality gap bounds the "
-        f"objective's distance to the optimum, not |Δw|; with SNPs in strong LD the Lasso "
-        f"solution is poorly conditioned, so the measured |Δw| is the figure to read.",
-        "",
-    ]
-    return lines
-
-
-def scaling_notes(cells: list[dict]) -> list[str]:
-    """Measured growth factors between grid points (no modelled numbers)."""
-    by = {(c["n"], c["p_requested"]): c for c in cells}
-    ns = sorted({c["n"] for c in cells})
-    ps = sorted({c["p_requested"] for c in cells})
-    out = []
-    if len(ps) > 1:
-        lo, hi = ps[0], ps[-1]
-        parts = []
-        for n in ns:
-            a, b = by.get((n, lo)), by.get((n, hi))
-            if a and b:
-                parts.append(
-                    f"n = {n}: one μ ×{b['one_mu_seconds'] / a['one_mu_seconds']:.2g}, path "
-                    f"×{b['path_seconds'] / a['path_seconds']:.2g}"
-                )
-        p_lo, p_hi = by[(ns[-1], lo)]["p"], by[(ns[-1], hi)]["p"]
-        out.append(f"From p = {p_lo} to {p_hi} (×{p_hi / p_lo:.2g}): " + "; ".join(parts) + ".")
-    if len(ns) > 1:
-        lo, hi = ns[0], ns[-1]
-        parts = []
-        for p in ps:
-            a, b = by.get((lo, p)), by.get((hi, p))
-            if a and b:
-                parts.append(
-                    f"p = {b['p']}: eigh ×{b['eigh_seconds'] / a['eigh_seconds']:.2g}, one μ "
-                    f"×{b['one_mu_seconds'] / a['one_mu_seconds']:.2g}, path "
-                    f"×{b['path_seconds'] / a['path_seconds']:.2g}"
-                )
-        out.append(f"From n = {lo} to {hi} (×{hi / lo:.2g}): " + "; ".join(parts) + ".")
-    out.append(
-        "Cost model: eigh O(n³) once per data set; each rotated column O(n²) (so "
-        "O(n²·|W|) per fit, |W| = columns rotated); each X̃ᵀv product (one per KKT check, "
-        "plus μ_max) O(n² + np); each CD epoch O(n·|W|) plus the gap, O(n·|W|) again. "
-        "The columns 'rotated', 'X̃ᵀv' and 'epochs' give the counts measured in each cell."
-    )
-    return out
-
-
-def update_readme() -> None:
-    """Rewrite this section from the JSON results of both issue-3 scripts (re-reads the file)."""
-    parts = []
-    if RESULT_JSON.exists():
-        parts.append(render_fit(json.loads(RESULT_JSON.read_text())))
-    if SCORE_JSON.exists():
-        import score_vs_plink2
-
-        parts.append(score_vs_plink2.render(json.loads(SCORE_JSON.read_text())))
-    if parts:
-        replace_readme_section(SECTION, "\n\n".join(parts))
-
-
 # ----------------------------------------------------------------------------- main
 
 
@@ -1050,7 +662,6 @@ def main(argv: list[str] | None = None) -> int:
         f"(default {SKLEARN_BUDGET:g}); the comparison is then on the μ it finished",
     )
     parser.add_argument("--blas-threads", type=int, default=1, help="BLAS threads (default 1)")
-    parser.add_argument("--no-readme", action="store_true", help="do not touch bench/README.md")
     args = parser.parse_args(argv)
     repeats = args.repeats or (1 if args.quick else 3)
     load_start = loadavg()
@@ -1073,8 +684,12 @@ def main(argv: list[str] | None = None) -> int:
     n, p = X.shape
     K = kinship_of(counts)
     eig = eigendecompose(K)
-    rng = np.random.default_rng(SEED)
-    y, causal, beta = simulate_phenotype(X, eig, rng)
+    # child 0 is what replicate_generators(SEED, 1)[0], and so `lmmlasso simulate`, uses
+    pheno_rng, scaling_rng = (
+        np.random.default_rng(s) for s in np.random.SeedSequence(SEED).spawn(2)
+    )
+    sim, causal = simulate(X, eig, pheno_rng)
+    y = sim.values
     C = np.ones((n, 1))
     null = fit_null_model(y, eig, C)
     data = {
@@ -1084,8 +699,30 @@ def main(argv: list[str] | None = None) -> int:
         "n_snps_bim": int(counts.shape[1]),
         "n_monomorphic": int((~keep).sum()),
         "seed": SEED,
+        "simulation": {
+            "function": "lmmlasso_cli.simulate.simulate_phenotype after draw_causal",
+            "generator": f"np.random.SeedSequence({SEED}).spawn(2)[0], as "
+            f"lmmlasso_cli.simulate.replicate_generators({SEED}, 1)[0]",
+            "n_causal": N_CAUSAL,
+            "h2_snps": H2_SNPS,
+            "h2_background": H2_BACKGROUND,
+            "effect_dist": EFFECT_DIST,
+            "realized_shares": {
+                part: float(np.var(values) / np.var(y))
+                for part, values in (
+                    ("planted", sim.planted),
+                    ("background", sim.background),
+                    ("noise", sim.noise),
+                )
+            },
+            "stream_change": "results without this entry came from the bench's own simulator "
+            f"on np.random.default_rng({SEED}) (same draws in the same order, but the parts "
+            "were scaled one by one and y standardized afterwards, so the shares were not "
+            "exact in the sample), and their scaling subsets from "
+            f"SeedSequence({SEED}).spawn(1)[0]: causal SNPs, phenotype and subsets differ",
+        },
         "causal_snps": causal,
-        "causal_effects_std": beta,
+        "causal_effects_std": sim.beta_std,
         "log_delta": null.log_delta,
         "h2": null.h2,
         "null_at_boundary": null.at_boundary,
@@ -1096,10 +733,10 @@ def main(argv: list[str] | None = None) -> int:
     del X_rot
     grid_n = (SCALING_N[0], SCALING_N[-1]) if args.quick else SCALING_N
     grid_p = (SCALING_P[0], SCALING_P[-1]) if args.quick else SCALING_P
-    scaling = part_scaling(counts, y, p2["mu_over_mu_max"], repeats, grid_n, grid_p, SEED)
+    scaling = part_scaling(counts, y, p2["mu_over_mu_max"], repeats, grid_n, grid_p, scaling_rng)
     memory = part_memory(bfile)
     result = {
-        "date": datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        "date": utc_timestamp(),
         "quick": args.quick,
         "repeats": repeats,
         "blas_threads": args.blas_threads,
@@ -1115,11 +752,23 @@ def main(argv: list[str] | None = None) -> int:
         "single": p2,
         "scaling": scaling,
         "memory": memory,
+        "settings": {
+            "n_mu": N_MU,
+            "mu_min_ratio": MU_MIN_RATIO,
+            "tol": TOL,
+            "max_epochs": MAX_EPOCHS,
+            "target_active": TARGET_ACTIVE,
+            "long_run_seconds": LONG_RUN,
+            "scaling_n": grid_n,
+            "scaling_p": grid_p,
+            "scaling_generator": f"np.random.SeedSequence({SEED}).spawn(2)[1]",
+            "scaling_n_mu": SCALING_N_MU,
+            "scaling_mu_min_ratio": SCALING_MU_MIN_RATIO,
+        },
     }
-    write_json(RESULT_JSON, result)
-    print(f"wrote {rel(RESULT_JSON)}", file=sys.stderr)
-    if not args.no_readme:
-        update_readme()
+    out = QUICK_JSON if args.quick else RESULT_JSON
+    write_json(out, result)
+    print(f"wrote {rel(out)}; `python bench/report.py` renders it", file=sys.stderr)
     return 0
 
 

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# `make bench`: every benchmark in one run; each script installs its reference tools (Debian
-# gemma, gemma-doc, plink2) if absent and rewrites its own section of bench/README.md.
+# `make bench`: every benchmark in one run, then bench/report.py renders bench/README.md from
+# their JSON results. Each script installs its reference tools (Debian gemma, gemma-doc,
+# plink2) if absent and writes only bench/results/<script>.json.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=.venv/bin/python
@@ -10,3 +11,5 @@ for script in kinship_null.py lasso_fit.py score_vs_plink2.py stability_vs_paper
         "$PY" "bench/$script" "$@"
     fi
 done
+echo "== bench/report.py"
+"$PY" bench/report.py

@@ -23,14 +23,13 @@ plink2 writes SCORE1_SUM with 6 significant digits, so |Δ| is compared with hal
 recomputed in float64 from the score file and the .bed (A1 counts, missing calls imputed as
 plink2 does) and from the training means (as lmmlasso does).
 
-Writes bench/results/score_vs_plink2.json and the score part of the section
-"## LMM-Lasso fit (issue 3)" of bench/README.md (rendered by bench/lasso_fit.py).
+Writes bench/results/score_vs_plink2.json (bench/report.py renders it into bench/README.md,
+with bench/lasso_fit.py's results).
 """
 
 from __future__ import annotations
 
 import argparse
-import datetime
 import math
 import os
 import re
@@ -53,6 +52,7 @@ from _common import (  # noqa: E402
     rel,
     run,
     show_command,
+    utc_timestamp,
     write_json,
 )
 
@@ -295,71 +295,9 @@ def train_means_per_score_snp(model, score_snp: np.ndarray) -> np.ndarray:
     return np.array([means[s] for s in score_snp])
 
 
-def render(result: dict) -> str:
-    """The score part of the README section (called by bench/lasso_fit.py)."""
-    c = result["comparison"]
-
-    def fmt(v, spec):
-        return "–" if v is None else format(v, spec)
-
-    lines = [
-        "### plink2 --score reproduces `lmmlasso predict`",
-        "",
-        f"Measured by `.venv/bin/python bench/score_vs_plink2.py` on {result['date']} "
-        f"(raw numbers in `bench/results/score_vs_plink2.json`), {result['plink2']}.",
-        "",
-        f"data/toy: fit on toy (600 individuals, q1, intercept only, `--n-active {N_ACTIVE}`), "
-        f"predict on new ({c['n_individuals']} individuals, {c['n_founders']} founders). The "
-        f"score file holds {c['n_scored_snps']} SNPs: {c['n_fixed_snps']} with fixed effects "
-        f"and the BLUP weights of {c['n_background_snps']} kinship SNPs, per copy of A1. Offset "
-        f"stated by the fit log: {c['offset_log']:.10g}; in the model's 'score_offsets': "
-        f"{c['offset_meta']:.10g} (abs Δ {c['offset_abs_diff']:.1e}, the log prints 10 "
-        f"digits). Individuals without a missing call among the scored SNPs: "
-        f"**{c['n_complete']}** of {c['n_individuals']} ({c['n_missing_calls']} missing calls, "
-        f"up to {c['max_missing_per_individual']} per individual), so the plain identity "
-        f"can only be checked on all individuals; a second plink2 run with `--read-freq` of "
-        f"the training frequencies makes plink2 impute as lmmlasso does.",
-        "",
-        "| individuals | n | plink2 as is | plink2 --read-freq training | rounding bound "
-        "(max) | ratio to bound (--read-freq) | float64 sum, founder-frequency imputation | "
-        "float64 sum, training-mean imputation |",
-        "|---|---|---|---|---|---|---|---|",
-    ]
-    for label, text in (("complete", "without missing calls"), ("all", "all")):
-        st = c["stats"][label]
-        lines.append(
-            f"| {text} | {st['n']} | {fmt(st['max_abs_delta_plink2'], '.2e')} | "
-            f"{fmt(st['max_abs_delta_plink2_trainfreq'], '.2e')} | "
-            f"{fmt(st['max_rounding_bound_plink2_trainfreq'], '.1e')} | "
-            f"{fmt(st['max_ratio_to_bound_plink2_trainfreq'], '.2f')} | "
-            f"{fmt(st['max_abs_delta_float64_founder_imputation'], '.2e')} | "
-            f"{fmt(st['max_abs_delta_float64_train_imputation'], '.2e')} |"
-        )
-    lines += [
-        "",
-        "Cells are max abs(PRED − SUM − offset). plink2 prints SCORE1_SUM with 6 significant "
-        "digits; the bound is half a unit in the 6th digit. The float64 columns recompute "
-        "Σ weight × A1 count from the score file and new.bed, imputing a missing call with the "
-        "mean count of the new set's founders (what plink2 does without --read-freq; it "
-        f"matches plink2's sums to {c['plink2_sum_minus_float64_founder_sum_max']:.1e}) or with "
-        "the training mean (what `lmmlasso predict` does). The score file therefore "
-        "reproduces PRED exactly once missing calls are imputed the same way; with plink2's "
-        "default imputation the difference is the imputation alone.",
-    ]
-    if c["null_model_at_boundary"]:
-        lines += [
-            "",
-            f"Note: on this toy set the ML null model of `fit` ends on the grid boundary "
-            f"(`{c['fit_log_null_line']}`); it does not affect the identity checked here.",
-        ]
-    lines += ["", "```", *result["commands"], "```"]
-    return "\n".join(lines)
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--no-readme", action="store_true", help="do not touch bench/README.md")
-    args = parser.parse_args(argv)
+    parser.parse_args(argv)
     ensure_plink2()
     if not LMMLASSO.exists():
         raise BenchError(f"{LMMLASSO} not found; install the project in .venv first")
@@ -388,12 +326,13 @@ def main(argv: list[str] | None = None) -> int:
     comparison = compare(OUT)
     info = machine()
     result = {
-        "date": datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        "date": utc_timestamp(),
         "plink2": info["plink2"],
         "lmmlasso": info["lmmlasso"],
         "commands": [show_command(c) for c in cmds.values()],
         "runs": runs,
         "comparison": comparison,
+        "settings": {"n_active": N_ACTIVE},
     }
     write_json(RESULT_JSON, result)
     for label, st in comparison["stats"].items():
@@ -407,10 +346,7 @@ def main(argv: list[str] | None = None) -> int:
             )
         else:
             print(f"{label}: no individual", file=sys.stderr)
-    if not args.no_readme:
-        from lasso_fit import update_readme
-
-        update_readme()
+    print(f"wrote {rel(RESULT_JSON)}; `python bench/report.py` renders it", file=sys.stderr)
     everyone = comparison["stats"]["all"]
     ok = everyone["max_ratio_to_bound_plink2_trainfreq"] <= 1.0 + 1e-9
     ok = ok and everyone["max_abs_delta_float64_train_imputation"] < EXACT_TOL

@@ -17,8 +17,8 @@ phenotype simulated over all 1940 mice (20 causal SNPs, a polygenic part and noi
    subsamples as ours (SeedSequence(0).spawn(N)[i]). Only the replicate loop is timed (not the
    reading of the data), over --paper-reps replicates, and extrapolated linearly to N.
 3. Agreement: per replicate, |Δ log δ| and whether the selected SNP sets are identical.
-4. Writes bench/results/stability_vs_paper.json and rewrites the section
-   "## Model selection: cv and stability (issue 4)" of bench/README.md.
+4. Writes bench/results/stability_vs_paper.json (bench/report.py renders it into
+   bench/README.md).
 
 `python bench/stability_vs_paper.py paper ...` is the paper worker (run as a child process).
 """
@@ -26,9 +26,7 @@ phenotype simulated over all 1940 mice (20 causal SNPs, a polygenic part and noi
 from __future__ import annotations
 
 import argparse
-import datetime
 import json
-import os
 import sys
 import time
 from pathlib import Path
@@ -41,16 +39,17 @@ from _common import (  # noqa: E402
     LMMLASSO,
     RESULTS,
     WORK,
+    loadavg,
     machine,
-    markdown_table,
     prepare_plink_set,
-    replace_readme_section,
+    rel,
     run,
     show_command,
+    utc_timestamp,
     write_json,
 )
 
-SECTION = "## Model selection: cv and stability (issue 4)"
+RESULT_JSON = RESULTS / "stability_vs_paper.json"
 HERE = WORK / "stability"
 N_CAUSAL = 20
 N_ACTIVE = 20
@@ -262,10 +261,6 @@ def paper_worker(args) -> None:
 # ----------------------------------------------------------------------------- main
 
 
-def load_average() -> float:
-    return os.getloadavg()[0]
-
-
 def main(args) -> None:
     HERE.mkdir(parents=True, exist_ok=True)
     prefix = prepare_plink_set("mouse_hs1940")
@@ -278,12 +273,12 @@ def main(args) -> None:
     base += ["--pheno", pheno, "--pheno-name", "sim", "--n-reps", str(args.n_reps)]
     base += ["--n-active", str(N_ACTIVE)]
     ours = {}
-    load = {"before": load_average()}
+    load = {"before": loadavg()[0]}
     for threads in (2, 1):
         out = HERE / f"ours_t{threads}"
         argv = [*base, "--threads", str(threads), "--out", out]
         ours[threads] = {"run": run(argv, HERE / f"ours_t{threads}"), "out": out}
-        load[f"after_ours_t{threads}"] = load_average()
+        load[f"after_ours_t{threads}"] = loadavg()[0]
     tsv = [Path(str(ours[t]["out"]) + ".stability.tsv").read_bytes() for t in (1, 2)]
     identical = tsv[0] == tsv[1]
     paper_json = HERE / "paper_t1.json"
@@ -292,7 +287,7 @@ def main(args) -> None:
     worker += ["--ours", str(ours[1]["out"]) + ".stability.npz"]
     worker += ["--reps", f"0:{args.paper_reps}", "--out", paper_json]
     paper_run = run(worker, HERE / "paper_t1")
-    load["after_paper"] = load_average()
+    load["after_paper"] = loadavg()[0]
     records = json.loads(paper_json.read_text())
     per_rep = float(np.mean([r["seconds"] for r in records]))
     paper_total = per_rep * args.n_reps
@@ -301,7 +296,7 @@ def main(args) -> None:
     shard = load_stability(str(ours[1]["out"]) + ".stability.npz")
     facts = machine()
     results = {
-        "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        "date": utc_timestamp(),
         "machine": facts,
         "simulation": sim,
         "n_samples": shard.run["n_samples"],
@@ -317,116 +312,19 @@ def main(args) -> None:
         "paper_seconds_per_replicate": per_rep,
         "paper_seconds_extrapolated": paper_total,
         "load_average_1min": load,
+        "settings": {
+            "n_causal": N_CAUSAL,
+            "n_active": N_ACTIVE,
+            "shares": SHARES,
+            "sim_seed": SIM_SEED,
+            "fraction": float(shard.run["fraction"]),
+            "support_atol": SUPPORT_ATOL,
+            "duplicate_rtol": DUPLICATE_RTOL,
+        },
+        "commands": [show_command(r.argv) for r in (ours[2]["run"], ours[1]["run"], paper_run)],
     }
-    write_json(RESULTS / "stability_vs_paper.json", results)
-    write_section(results, ours, paper_run, records)
-
-
-def write_section(results, ours, paper_run, records) -> None:
-    m, la = results["machine"], results["load_average_1min"]
-    n_reps, k = results["n_reps"], results["paper_reps_timed"]
-    per_rep = results["paper_seconds_per_replicate"]
-    paper_total = results["paper_seconds_extrapolated"]
-    timed = (
-        f"all {k} replicates timed"
-        if k == n_reps
-        else f"{k} replicates timed, extrapolated linearly to {n_reps}"
-    )
-    rows = [
-        [
-            f"lmmlasso stability --threads {t}",
-            n_reps,
-            f"{ours[t]['run'].seconds:.1f}",
-            f"{ours[t]['run'].cpu_seconds:.1f}",
-            f"{ours[t]['run'].max_rss_mb:.0f}",
-            f"{paper_total / ours[t]['run'].seconds:.1f}",
-        ]
-        for t in (2, 1)
-    ]
-    rows.append(
-        [
-            f"paper procedure, serial, 1 BLAS thread ({timed})",
-            n_reps,
-            f"{paper_total:.1f}",
-            "",
-            f"{paper_run.max_rss_mb:.0f}",
-            "1",
-        ]
-    )
-    headers = ["run", "replicates", "wall s", "CPU s (user+sys)", "max RSS MB", "paper / this"]
-    d_ld = max(abs(r["log_delta"] - r["ours_log_delta"]) for r in records)
-    d_obj = max(abs(r["objective"] - r["ours_objective"]) / r["ours_objective"] for r in records)
-    same_run = sum(r["same_as_stability_run"] for r in records)
-    same_cold = sum(r["same_as_ours_cold_start"] for r in records)
-    sizes = sorted({r["n_selected"] for r in records})
-    differing = [v for r in records for v in r["differing_max_abs_r"]]
-    duplicates = sum(v > 1 - DUPLICATE_RTOL for v in differing)
-    tiny = [r["run_tiny_nonzero"] for r in records]
-    slower = (
-        "\n- Two workers were slower than one here: with other jobs on the machine they could"
-        "\n  not get two free CPUs, and the pool's start-up (two spawned Python processes,"
-        "\n  the data written once for memory-mapping) is paid on top."
-        if ours[2]["run"].seconds > ours[1]["run"].seconds
-        else ""
-    )
-    why_differ = (
-        f"Of the {len(differing)} SNPs selected by only one solver (against the cold start), "
-        f"{duplicates} have a genotype column identical (|r| > 1 − {DUPLICATE_RTOL:g} in the "
-        f"subsample) to another selected SNP: the Lasso solution is then not unique, and which "
-        f"copy takes the weight depends on the solver's path."
-        if differing
-        else "No SNP was selected by only one solver (against the cold start)."
-    )
-    body = f"""
-Measured by `.venv/bin/python bench/stability_vs_paper.py --n-reps {n_reps} --paper-reps {k}`
-on {results["date"]}; every figure below comes from that run (raw numbers in
-`bench/results/stability_vs_paper.json`).
-
-Machine: {m["nproc"]} CPUs ({m["cpu_model"]}), {m["ram_gb"]} GB RAM, Linux {m["kernel"]},
-Python {m["python"]}; {m["lmmlasso"]}. The machine was shared with other jobs: 1-minute load
-average {la["before"]:.2f} before the runs, {la["after_ours_t2"]:.2f} after ours with 2
-threads, {la["after_ours_t1"]:.2f} after ours with 1 thread and {la["after_paper"]:.2f} after
-the paper loop, so wall times carry that noise.
-
-Data: GEMMA's mouse_hs1940 example (1940 mice, 12226 SNPs, of which {results["n_snps"]} are
-polymorphic and analysed) with a phenotype simulated over all {results["n_samples"]} mice:
-{N_CAUSAL} causal SNPs ({SHARES["causal"]:.0%} of the variance), a polygenic part over all SNPs
-({SHARES["polygenic"]:.0%}) and noise ({SHARES["noise"]:.0%}), seed {SIM_SEED}. Each replicate
-fits {results["n_subsample"]} mice ({n_reps} replicates, fraction 0.5, --n-active {N_ACTIVE}).
-
-{markdown_table(headers, rows)}
-
-- Ours is the whole command (reading the .bed, standardizing, hashing the data, {n_reps}
-  replicates, writing). Each replicate refits the transform, eigendecomposes K_sub, fits the
-  ML null model and runs the working-set Lasso search for {N_ACTIVE} SNPs, rotating only the
-  SNPs that enter the working sets.
-- The paper procedure (re-implemented in this script only) times the replicate loop alone
-  ({timed}): {per_rep:.2f} s per replicate on average, {paper_total:.0f} s for {n_reps}.
-  Reading the data is not counted, which favours it.
-- `--threads 1` and `--threads 2` wrote byte-identical stability TSVs:
-  {results["tsv_identical_1_vs_2_threads"]}.{slower}
-- Agreement over the {k} replicates run both ways: max |Δ log δ| = {d_ld:.2e}; the Lasso
-  objective ½‖ỹ − X̃w‖² + μ‖w‖₁ reached by scikit-learn and by our solver (cold start at the
-  same μ, not timed) differs by at most {d_obj:.1e} relatively, so both are optimal. The
-  selected sets (|w| > {SUPPORT_ATOL:g}) are identical in {same_cold} of {k} replicates to our
-  cold-start fit and in {same_run} of {k} to the stability run's (the μ search warm-starts),
-  with scikit-learn selecting {", ".join(map(str, sizes))} SNPs. {why_differ}
-- Both solvers leave coefficients of rounding size (about 1e-17) on the second copy of an
-  identical column instead of an exact 0. Ours counts them as selected: in
-  {sum(t > 0 for t in tiny)} of {k} replicates the stability run's fit for {N_ACTIVE} nonzero
-  effects holds such coefficients ({sum(tiny)} in all, at most {max(tiny)} in one replicate),
-  so those duplicate SNPs receive selection frequency they should not.
-
-Commands:
-
-```
-{show_command(results["ours"][2].argv)}
-{show_command(results["ours"][1].argv)}
-{show_command(paper_run.argv)}
-```
-"""
-    replace_readme_section(SECTION, body)
-    print(body)
+    write_json(RESULT_JSON, results)
+    print(f"wrote {rel(RESULT_JSON)}; `python bench/report.py` renders it", file=sys.stderr)
 
 
 def parse(argv=None):
