@@ -226,12 +226,15 @@ def simulate(X: np.ndarray, eig, rng: np.random.Generator):
 def warm_up_numba() -> None:
     """Load (or compile) the numba kernels before any timing."""
     from lmmlasso_cli.lmmlasso import fit_lmm_lasso
+    from lmmlasso_cli.settings import MuGrid
 
     rng = np.random.default_rng(0)
     X = np.asfortranarray(rng.normal(size=(60, 30)))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        fit_lmm_lasso(X, X[:, 0] + rng.normal(size=60), np.ones((60, 1)), None, 0.0, n_mu=3)
+        fit_lmm_lasso(
+            X, X[:, 0] + rng.normal(size=60), np.ones((60, 1)), None, 0.0, grid=MuGrid(n_mu=3)
+        )
 
 
 # ----------------------------------------------------------------------------- the original ADMM
@@ -281,6 +284,7 @@ def admm_lasso(X, y, mu, rho, alpha, max_iter, abstol, reltol, zero_threshold):
 def ours_path_timed(X, y, C, eig, log_delta):
     """fit_lmm_lasso on the 100-μ path; returns (fit, cumulative seconds after each μ)."""
     from lmmlasso_cli.lmmlasso import fit_lmm_lasso
+    from lmmlasso_cli.settings import LassoSettings, MuGrid
 
     marks = []
     start = time.perf_counter()
@@ -290,10 +294,8 @@ def ours_path_timed(X, y, C, eig, log_delta):
         C,
         eig,
         log_delta,
-        n_mu=N_MU,
-        mu_min_ratio=MU_MIN_RATIO,
-        tol=TOL,
-        max_epochs=MAX_EPOCHS,
+        grid=MuGrid(n_mu=N_MU, mu_min_ratio=MU_MIN_RATIO),
+        lasso=LassoSettings(tol=TOL, max_epochs=MAX_EPOCHS),
         progress=lambda k: marks.append(time.perf_counter() - start),
     )
     return fit, np.array(marks)
@@ -445,6 +447,7 @@ def part_single(K, X, y, C, mus, n_active, X_rot, y_rot, repeats):
     from lmmlasso_cli.lasso.design import RotatedDesign
     from lmmlasso_cli.lmmlasso import fit_lmm_lasso
     from lmmlasso_cli.nullmodel import eigendecompose, fit_null_model
+    from lmmlasso_cli.settings import LassoSettings
 
     print(f"[2] single μ, load {loadavg()}", file=sys.stderr)
     k = int(np.argmax(n_active >= TARGET_ACTIVE))
@@ -454,7 +457,10 @@ def part_single(K, X, y, C, mus, n_active, X_rot, y_rot, repeats):
     counter = Counting()
     with counter.active():
         t_fit, all_fit, fit = best_of(
-            lambda: fit_lmm_lasso(X, y, C, eig, null.log_delta, mu=mu, tol=TOL), repeats
+            lambda: fit_lmm_lasso(
+                X, y, C, eig, null.log_delta, mu=mu, lasso=LassoSettings(tol=TOL)
+            ),
+            repeats,
         )
     w_ours = fit.path.coefs.toarray().ravel()
 
@@ -516,6 +522,7 @@ def part_scaling(counts_all, y_all, mu_ratio, repeats, grid_n, grid_p, rng):
     (drawn from the generator `rng`)."""
     from lmmlasso_cli.lmmlasso import fit_lmm_lasso
     from lmmlasso_cli.nullmodel import eigendecompose, fit_null_model
+    from lmmlasso_cli.settings import LassoSettings, MuGrid
 
     rows_out = []
     n_all = counts_all.shape[0]
@@ -537,10 +544,17 @@ def part_scaling(counts_all, y_all, mu_ratio, repeats, grid_n, grid_p, rng):
             counter = Counting()
             with counter.active(), warnings.catch_warnings(record=True) as caught_one:
                 warnings.simplefilter("always")
-                top = fit_lmm_lasso(X, y, C, eig, null.log_delta, n_mu=1).mu_max
+                top = fit_lmm_lasso(X, y, C, eig, null.log_delta, grid=MuGrid(n_mu=1)).mu_max
                 t_one, all_one, one = best_of(
                     partial(
-                        fit_lmm_lasso, X, y, C, eig, null.log_delta, mu=mu_ratio * top, tol=TOL
+                        fit_lmm_lasso,
+                        X,
+                        y,
+                        C,
+                        eig,
+                        null.log_delta,
+                        mu=mu_ratio * top,
+                        lasso=LassoSettings(tol=TOL),
                     ),
                     repeats,
                 )
@@ -555,9 +569,8 @@ def part_scaling(counts_all, y_all, mu_ratio, repeats, grid_n, grid_p, rng):
                         C,
                         eig,
                         null.log_delta,
-                        n_mu=SCALING_N_MU,
-                        mu_min_ratio=SCALING_MU_MIN_RATIO,
-                        tol=TOL,
+                        grid=MuGrid(n_mu=SCALING_N_MU, mu_min_ratio=SCALING_MU_MIN_RATIO),
+                        lasso=LassoSettings(tol=TOL),
                     ),
                     repeats,
                 )

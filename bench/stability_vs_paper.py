@@ -161,11 +161,11 @@ def paper_worker(args) -> None:
     from lmmlasso_cli.io.stability_file import load_stability
     from lmmlasso_cli.selection.folds import (
         TrainingData,
-        TrainingSettings,
         fit_training,
         replicate_generators,
         subsample_indices,
     )
+    from lmmlasso_cli.settings import TrainingSettings
 
     ours = load_stability(args.ours)
     pheno = {}
