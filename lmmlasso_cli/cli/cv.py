@@ -45,7 +45,15 @@ def _cv_table(summary, chosen: int):
     )
 
 
+def _cross_validate(folds, mus, settings, data, map_fn, progress):
+    from lmmlasso_cli.selection.cv import cross_validate
+
+    return cross_validate(data, folds, mus, settings, map_fn, progress)
+
+
 def run_cv(log, kw):
+    import functools
+
     import numpy as np
 
     from lmmlasso_cli.cli.options import (
@@ -63,12 +71,12 @@ def run_cv(log, kw):
         iter_phenotypes,
         load_inputs,
         output_prefix,
+        run_units,
         write_model,
     )
-    from lmmlasso_cli.cli.runner import log_messages, progress_bar
+    from lmmlasso_cli.cli.runner import log_messages
     from lmmlasso_cli.io.artifacts import write_tsv
-    from lmmlasso_cli.parallel import parallel_map
-    from lmmlasso_cli.selection.cv import choose_mu, cross_validate, cv_summary, shared_mu_grid
+    from lmmlasso_cli.selection.cv import choose_mu, cv_summary, shared_mu_grid
     from lmmlasso_cli.selection.folds import TrainingData, kfold_indices
 
     settings = training_from(kw)
@@ -89,15 +97,16 @@ def run_cv(log, kw):
                 f"{pf.pheno.name}: {kw['folds']}-fold CV over {len(y)} individuals (seed "
                 f"{kw['seed']}), {len(mus)} μ from {mus[0]:.4g} to {mus[-1]:.4g}"
             )
-
-            def started(workers, blas):
-                log.info(f"{workers} worker processes; BLAS threads per worker: {blas}")
-
-            with parallel_map(training, len(folds), kw["threads"], started) as (map_fn, shared):
-                with progress_bar(len(folds), "cv folds", kw["quiet"], unit="fold") as bar:
-                    result = cross_validate(
-                        shared, folds, mus, settings, map_fn, progress=lambda f: bar.update(1)
-                    )
+            result = run_units(
+                log,
+                training,
+                len(folds),
+                kw["threads"],
+                "cv folds",
+                "fold",
+                kw["quiet"],
+                functools.partial(_cross_validate, folds, mus, settings),
+            )
             log_messages(log, [m for fold in result.folds for m in fold.messages], "fold")
             summary = cv_summary(result)
             k, best = choose_mu(summary, kw["rule"]), choose_mu(summary, "best")

@@ -26,6 +26,20 @@ if TYPE_CHECKING:
 BACKGROUND_TOL = 1e-3  # relative error above which a GRM is not reproduced by SNP BLUP weights
 
 
+def run_units(log, data, n_units: int, threads, desc: str, unit: str, quiet: bool, work):
+    """``work(data, map_fn, progress)`` over ``n_units`` independent units (folds, replicates),
+    on the process pool of `parallel.parallel_map` when ``threads`` > 1, with a progress bar."""
+    from lmmlasso_cli.cli.runner import progress_bar
+    from lmmlasso_cli.parallel import parallel_map
+
+    def started(workers, blas):
+        log.info(f"{workers} worker processes; BLAS threads per worker: {blas}")
+
+    with parallel_map(data, n_units, threads, started) as (map_fn, shared):
+        with progress_bar(n_units, desc, quiet, unit=unit) as bar:
+            return work(shared, map_fn, lambda _: bar.update(1))
+
+
 def output_prefix(out: str, pheno: str, multi: bool) -> str:
     return out + (f".{pheno}" if multi else "")
 

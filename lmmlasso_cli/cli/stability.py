@@ -25,10 +25,15 @@ def _run(log, kw):
     import numpy as np
 
     from lmmlasso_cli.cli.options import data_options_from, training_from
-    from lmmlasso_cli.cli.pipeline import GenotypeCache, iter_phenotypes, load_inputs, output_prefix
-    from lmmlasso_cli.cli.runner import log_messages, progress_bar
+    from lmmlasso_cli.cli.pipeline import (
+        GenotypeCache,
+        iter_phenotypes,
+        load_inputs,
+        output_prefix,
+        run_units,
+    )
+    from lmmlasso_cli.cli.runner import log_messages
     from lmmlasso_cli.io.stability_file import SnpLabels, run_record, save_stability
-    from lmmlasso_cli.parallel import parallel_map
     from lmmlasso_cli.selection.folds import TrainingData
     from lmmlasso_cli.selection.stability import (
         SelectionMode,
@@ -66,13 +71,16 @@ def _run(log, kw):
             f"{pf.pheno.name}: replicates {reps.start}:{reps.stop} of {plan.n_reps}, "
             f"{run['n_subsample']} of {n_samples} individuals each, {mode.kind}={run['value']}"
         )
-
-        def started(workers, blas):
-            log.info(f"{workers} worker processes; BLAS threads per worker: {blas}")
-
-        with parallel_map(training, len(reps), kw["threads"], started) as (map_fn, shared):
-            with progress_bar(len(reps), "stability replicates", kw["quiet"], unit="rep") as bar:
-                runs = run_stability(shared, plan, reps, map_fn, lambda i: bar.update(1))
+        runs = run_units(
+            log,
+            training,
+            len(reps),
+            kw["threads"],
+            "stability replicates",
+            "rep",
+            kw["quiet"],
+            lambda data, map_fn, done: run_stability(data, plan, reps, map_fn, done),
+        )
         log_messages(log, runs.messages, "replicate")
         n_bad = int((~runs.converged).sum())
         if n_bad and kw["on_nonconvergence"] == "error":

@@ -14,7 +14,6 @@ import datetime
 import json
 import os
 import platform
-import sys
 import tempfile
 import zipfile
 from collections.abc import Iterator
@@ -196,4 +195,3 @@ def read_gcta_grm(prefix: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     fid = np.array([r[0] for r in ids], dtype=str)
     iid = np.array([r[1] for r in ids], dtype=str)
     return matrix, fid, iid
-
