@@ -5,10 +5,13 @@ stays fast and numba is imported only by commands that fit models.
 """
 
 import importlib
+import sys
 
 import click
 
 from lmmlasso_cli import __version__
+
+EXIT_USAGE = 1  # bad options exit like bad inputs (click's own default would be 2)
 
 COMMANDS = {
     "kinship": "lmmlasso_cli.cli.kinship:kinship",
@@ -24,6 +27,22 @@ COMMANDS = {
 
 
 class LazyGroup(click.Group):
+    """Subcommands imported on first use; usage errors as one ``Error:`` line, exit code 1."""
+
+    def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
+        if not standalone_mode:
+            return super().main(args, prog_name, complete_var, standalone_mode, **extra)
+        try:
+            return super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
+        except click.ClickException as exc:
+            ctx = getattr(exc, "ctx", None)
+            where = f"lmmlasso {ctx.command.name}" if ctx and ctx.parent else "lmmlasso"
+            click.echo(f"Error: {exc.format_message()} (see `{where} --help`)", err=True)
+            sys.exit(EXIT_USAGE)
+        except click.Abort:
+            click.echo("Error: aborted", err=True)
+            sys.exit(EXIT_USAGE)
+
     def list_commands(self, ctx):
         return [name for name in COMMANDS if self.get_command(ctx, name) is not None]
 

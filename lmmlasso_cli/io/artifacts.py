@@ -94,6 +94,8 @@ def load_npz(path: str, kind: str, required: tuple[str, ...] = ("fid", "iid")) -
     """Load an artifact and check its kind, version and required arrays."""
     if not os.path.exists(path):
         raise ArtifactError(f"{path}: file not found")
+    if os.path.isdir(path):
+        raise ArtifactError(f"{path}: is a directory, not an .npz artifact; give the file")
     try:
         with np.load(path, allow_pickle=False) as data:
             arrays = {k: data[k] for k in data.files}
@@ -106,9 +108,15 @@ def load_npz(path: str, kind: str, required: tuple[str, ...] = ("fid", "iid")) -
         raise ArtifactError(
             f"{path}: is a {meta.get('kind')!r} artifact but a {kind!r} one is needed here"
         )
-    if meta.get("format_version", 0) > FORMAT_VERSION:
+    version = meta.get("format_version", 0)
+    if version > FORMAT_VERSION:
         raise ArtifactError(
-            f"{path}: written by a newer lmmlasso-cli (format {meta['format_version']}); upgrade"
+            f"{path}: written by a newer lmmlasso-cli (format {version}); upgrade lmmlasso-cli"
+        )
+    if version < FORMAT_VERSION:
+        raise ArtifactError(
+            f"{path}: written by an older lmmlasso-cli (format {version}, this version reads "
+            f"{FORMAT_VERSION}); re-create it with this version"
         )
     absent = [name for name in required if name not in arrays]
     if absent:

@@ -101,14 +101,30 @@ def _read_bim(path: str) -> pd.DataFrame:
         )
     except pd.errors.EmptyDataError:
         raise InputError(f"{path}: the .bim file is empty; it needs one line per SNP") from None
+    if len(bim) == 0:
+        raise InputError(f"{path}: the .bim file is empty; it needs one line per SNP")
     if bim.isna().any().any() or (bim == "").any().any():
         raise InputError(f"{path}: every .bim line needs 6 fields (CHR SNP CM BP A1 A2); fix it")
     return bim
 
 
+def _check_unique_snps(path: str, ids: pd.Series) -> None:
+    """SNPs are matched by ID everywhere downstream (models, scores, summary statistics)."""
+    dup = ids[ids.duplicated()]
+    if len(dup):
+        raise InputError(
+            f"{path}: duplicate SNP ID {dup.iloc[0]} ({len(dup)} duplicate rows); SNPs are "
+            f"matched by ID, so make them unique, e.g. with plink2 --set-all-var-ids "
+            f"'@:#:$r:$a' --make-bed, or remove the duplicates"
+        )
+
+
 def _check_bed(path: str, n_samples: int, n_snps: int, fam: str, bim: str) -> None:
     if not os.path.exists(path):
         raise InputError(f"{path}: file not found; --bfile PREFIX needs PREFIX.bed/.bim/.fam")
+    size = os.path.getsize(path)
+    if size == 0:
+        raise InputError(f"{path}: the .bed file is empty (0 bytes); re-copy or regenerate it")
     with open(path, "rb") as handle:
         magic = handle.read(3)
     if magic != BED_MAGIC:
@@ -117,7 +133,6 @@ def _check_bed(path: str, n_samples: int, n_snps: int, fam: str, bim: str) -> No
             f"convert it with `plink --bfile PREFIX --make-bed --out NEW`"
         )
     expected = 3 + ((n_samples + 3) // 4) * n_snps
-    size = os.path.getsize(path)
     if size != expected:
         what = "truncated" if size < expected else "longer than expected"
         raise InputError(
@@ -133,8 +148,11 @@ def read_plink(prefix: str) -> PlinkSet:
     for path in (fam, bim, bed):
         if not os.path.exists(path):
             raise InputError(f"{path}: file not found; --bfile PREFIX needs PREFIX.bed/.bim/.fam")
+        if os.path.isdir(path):
+            raise InputError(f"{path}: is a directory; --bfile PREFIX needs PREFIX.bed/.bim/.fam")
     fid, iid, fam_pheno = _read_fam(fam)
     bim_table = _read_bim(bim)
+    _check_unique_snps(bim, bim_table["snp"])
     _check_bed(bed, len(iid), len(bim_table), fam, bim)
     try:
         bp = bim_table["bp"].astype(np.int64).to_numpy()
@@ -243,6 +261,8 @@ def read_id_list(path: str, columns: int) -> list:
     """Read a PLINK-style list: one SNP ID per line (columns=1) or FID IID pairs (columns=2)."""
     if not os.path.exists(path):
         raise InputError(f"{path}: file not found")
+    if os.path.isdir(path):
+        raise InputError(f"{path}: is a directory, not a list; give the file")
     rows = _split_lines(path)
     if columns == 1:
         return [r[0] for r in rows]

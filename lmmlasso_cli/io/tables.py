@@ -39,18 +39,26 @@ def _parse(value: str, path: str, line_no: int, column: str) -> float:
     if value in MISSING:
         return np.nan
     try:
-        return float(value)
+        number = float(value)
     except ValueError:
         raise InputError(
             f"{path}: line {line_no}, column {column}: non-numeric value {value!r}; "
             f"use NA or -9 for missing values and recode categories as numbers"
         ) from None
+    if not np.isfinite(number):
+        raise InputError(
+            f"{path}: line {line_no}, column {column}: infinite value {value!r}; fix the value "
+            f"or write NA for a missing one"
+        )
+    return number
 
 
 def read_table(path: str, kind: str = "phenotype") -> Table:
     """Read a phenotype or covariate table (``kind`` only words the error messages)."""
     if not os.path.exists(path):
         raise InputError(f"{path}: {kind} file not found")
+    if os.path.isdir(path):
+        raise InputError(f"{path}: is a directory, not a {kind} file; give the file")
     with open(path) as handle:
         lines = [(i + 1, _fields(line)) for i, line in enumerate(handle) if line.strip()]
     if not lines:
