@@ -78,9 +78,15 @@ def _base(folder: Path) -> dict:
     _write_plink(prefix, G)
     ids = [[f"F{i}", f"I{i}"] for i in range(N)]
     y = G[:, 3] - G[:, 3].mean() + rng.standard_normal(N)
-    _table(folder / "ok.pheno", ["FID", "IID", "q"], [[*r, f"{v:.4f}"] for r, v in zip(ids, y)])
+    _table(
+        folder / "ok.pheno",
+        ["FID", "IID", "q"],
+        [[*r, f"{v:.4f}"] for r, v in zip(ids, y, strict=True)],
+    )
     age = rng.uniform(20, 70, N).round(1)
-    _table(folder / "ok.covar", ["FID", "IID", "age"], [[*r, a] for r, a in zip(ids, age)])
+    _table(
+        folder / "ok.covar", ["FID", "IID", "age"], [[*r, a] for r, a in zip(ids, age, strict=True)]
+    )
     base = {"bfile": str(prefix), "pheno": str(folder / "ok.pheno")}
     base["covar"] = str(folder / "ok.covar")
     _lmmlasso("kinship", "--bfile", base["bfile"], "--out", str(folder / "ok"))
