@@ -27,12 +27,49 @@ from lmmlasso_cli.errors import ArtifactError, InputError
 FORMAT_VERSION = 1
 
 
+TEMP_MARK = ".lmmlasso-tmp-"  # in every temporary name: .OUTPUT.lmmlasso-tmp-PID-RANDOM
+
+
+def _process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # alive, another user's
+        return True
+    return True
+
+
+def remove_stale_temporaries(path: str) -> list[str]:
+    """Delete the temporary files of ``path`` left by runs that were killed (their process is
+    gone); return their names. A running writer's temporary file is left alone."""
+    folder = os.path.dirname(os.path.abspath(path))
+    stem = "." + os.path.basename(path) + TEMP_MARK
+    removed = []
+    for name in os.listdir(folder) if os.path.isdir(folder) else ():
+        if not name.startswith(stem):
+            continue
+        pid_text = name[len(stem) :].split("-", 1)[0]
+        if pid_text.isdigit() and not _process_alive(int(pid_text)):
+            with contextlib.suppress(FileNotFoundError):
+                os.remove(os.path.join(folder, name))
+            removed.append(name)
+    return removed
+
+
 @contextlib.contextmanager
-def atomic_path(path: str, mode_suffix: str = "") -> Iterator[str]:
-    """Yield a temporary path beside ``path``; rename it onto ``path`` if the block succeeds."""
+def atomic_path(path: str) -> Iterator[str]:
+    """Yield a temporary path beside ``path``; rename it onto ``path`` if the block succeeds.
+
+    The temporary name is hidden, ends in neither the output's suffix nor a known one, and
+    carries the writer's PID, so that a run killed with SIGKILL leaves nothing a later run could
+    take for a result, and the next write of ``path`` deletes what a killed run left.
+    """
     folder = os.path.dirname(os.path.abspath(path))
     os.makedirs(folder, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=mode_suffix, dir=folder)
+    remove_stale_temporaries(path)
+    prefix = "." + os.path.basename(path) + TEMP_MARK + f"{os.getpid()}-"
+    fd, tmp = tempfile.mkstemp(prefix=prefix, dir=folder)
     os.close(fd)
     try:
         yield tmp
@@ -66,7 +103,7 @@ def save_npz(path: str, kind: str, meta: dict, arrays: dict) -> None:
     payload = {"__meta__": np.array(json.dumps(meta, default=_json_default))}
     for name, value in arrays.items():
         payload[name] = np.asarray(value)
-    with atomic_path(path, ".npz") as tmp:
+    with atomic_path(path) as tmp:
         with open(tmp, "wb") as handle:
             np.savez(handle, **payload)  # genotype-derived floats barely compress; speed wins
 
@@ -130,7 +167,7 @@ def write_tsv(path: str, frame, header_lines: list[str] = (), float_format: str 
     ``header_lines`` become ``## key=value`` comment lines before the column header.
     """
     suffix = ".gz" if path.endswith(".gz") else ""
-    with atomic_path(path, ".tsv" + suffix) as tmp:
+    with atomic_path(path) as tmp:
         if suffix:
             import gzip
 

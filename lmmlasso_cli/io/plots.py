@@ -39,7 +39,7 @@ def _thin(p: np.ndarray) -> np.ndarray:
 def _save(fig, path: str) -> None:
     from lmmlasso_cli.io.artifacts import atomic_path
 
-    with atomic_path(path, ".png") as tmp:
+    with atomic_path(path) as tmp:
         fig.savefig(tmp, format="png", dpi=150)
 
 

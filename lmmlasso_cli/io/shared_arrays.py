@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import os
+import shutil
 import tempfile
 from collections.abc import Iterator
 
@@ -39,10 +40,31 @@ class MappedTrainingData:
         raise AttributeError(name)
 
 
+SHARED_PREFIX = "lmmlasso-shared-"  # $TMPDIR/lmmlasso-shared-PID-RANDOM
+
+
+def remove_stale_folders(root: str | None = None) -> list[str]:
+    """Delete the shared-data folders of runs that were killed (their PID is gone)."""
+    from lmmlasso_cli.io.artifacts import _process_alive
+
+    root = root or tempfile.gettempdir()
+    removed = []
+    for name in os.listdir(root):
+        pid_text = name[len(SHARED_PREFIX) :].split("-", 1)[0]
+        if name.startswith(SHARED_PREFIX) and pid_text.isdigit():
+            if not _process_alive(int(pid_text)):
+                shutil.rmtree(os.path.join(root, name), ignore_errors=True)
+                removed.append(name)
+    return removed
+
+
 @contextlib.contextmanager
 def shared_training_data(data) -> Iterator[MappedTrainingData]:
-    """Write ``data``'s arrays to a temporary folder (``$TMPDIR``) for the block's duration."""
-    with tempfile.TemporaryDirectory(prefix="lmmlasso-shared-") as folder:
+    """Write ``data``'s arrays to a temporary folder (``$TMPDIR``) for the block's duration;
+    folders that killed runs left behind are deleted first."""
+    remove_stale_folders()
+    prefix = f"{SHARED_PREFIX}{os.getpid()}-"
+    with tempfile.TemporaryDirectory(prefix=prefix) as folder:
         paths = {}
         for name in _FIELDS:
             paths[name] = os.path.join(folder, name + ".npy")
