@@ -41,6 +41,14 @@ DEFAULT_SMOOTH_WIDTH = 200  # anti-diagonals on each side of the Hann window's c
 WINDOW_SNPS = 1024  # SNPs whose LD rows are computed together while streaming
 
 
+def single_threaded():
+    """Context in which BLAS/OpenMP use one thread: summation order, and so every bit of a
+    result, then depends on the inputs only, not on the machine's thread count."""
+    from threadpoolctl import threadpool_limits
+
+    return threadpool_limits(limits=1)
+
+
 def block_ld(Z: np.ndarray) -> np.ndarray:
     """Signed Pearson r of the columns of a standardized block: R = ZᵀZ / n, diagonal 1."""
     Z = np.asarray(Z, dtype=np.float64)

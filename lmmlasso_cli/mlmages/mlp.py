@@ -11,13 +11,15 @@ over the weight matrices. ML-MAGES adds BatchNorm and dropout and an unsquared n
 this network has neither, which keeps its prediction a plain numpy function (`predict`).
 
 Early stopping: a fraction ``validation_fraction`` of the *replicates* (not rows, so no
-replicate is on both sides) is held out per member; after every epoch the weighted validation
-MSE Σ w (f − y)² / Σ w is computed, and training stops when it has not fallen below the best
-value minus ``min_delta`` (relative) for ``patience`` epochs, or after ``max_epochs``. The
+replicate is on both sides) is held out per member (0: none, the training loss is used);
+after every epoch the weighted validation MSE Σ w (f − y)² / Σ w is computed, and training
+stops when it has not fallen below the best value times (1 − ``min_delta``) for ``patience``
+epochs, or after ``max_epochs``. The
 member keeps the parameters of its best epoch. The ensemble predicts the mean of its members.
 
 Seeds: member k uses ``SeedSequence(seed).spawn(n_models)[k]`` for its split, initialization and
-shuffling, so the result is the same whatever the order or parallelism of ``map_fn``.
+shuffling, and BLAS runs single-threaded, so the result is the same whatever the thread count
+and the order or parallelism of ``map_fn``.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from lmmlasso_cli.errors import ConvergenceWarning
+from lmmlasso_cli.mlmages.ld import single_threaded
 
 
 @dataclass(frozen=True)
@@ -95,12 +98,15 @@ def _train_member(args) -> tuple[list, list, int, int, float]:
 
     rng = np.random.default_rng(seed_seq)
     reps = np.unique(replicate)
-    n_val = int(round(settings.validation_fraction * len(reps)))
-    n_val = min(max(n_val, 1), len(reps) - 1) if len(reps) > 1 else 0
-    val_reps = rng.choice(reps, size=n_val, replace=False) if n_val else reps[:0]
-    is_val = np.isin(replicate, val_reps)
-    if not is_val.any():  # a single replicate: hold out rows instead
-        is_val = rng.random(len(y)) < settings.validation_fraction
+    if settings.validation_fraction <= 0:  # no hold-out: stop on the training loss
+        is_val = np.zeros(len(y), dtype=bool)
+    else:
+        n_val = int(round(settings.validation_fraction * len(reps)))
+        n_val = min(max(n_val, 1), len(reps) - 1) if len(reps) > 1 else 0
+        val_reps = rng.choice(reps, size=n_val, replace=False) if n_val else reps[:0]
+        is_val = np.isin(replicate, val_reps)
+        if not is_val.any():  # a single replicate: hold out rows instead
+            is_val = rng.random(len(y)) < settings.validation_fraction
     est = MLPRegressor(
         hidden_layer_sizes=settings.hidden_layers,
         activation="relu",
@@ -112,19 +118,20 @@ def _train_member(args) -> tuple[list, list, int, int, float]:
         random_state=np.random.RandomState(int(rng.integers(2**31 - 1))),  # advances per epoch
     )
     Xt, yt, wt = X[~is_val], y[~is_val], w[~is_val]
-    Xv, yv, wv = X[is_val], y[is_val], w[is_val]
+    Xv, yv, wv = (X[is_val], y[is_val], w[is_val]) if is_val.any() else (Xt, yt, wt)
     best, best_epoch, stale, epoch = np.inf, 0, 0, 0
     best_params = None
-    for epoch in range(1, settings.max_epochs + 1):
-        est.partial_fit(Xt, yt, sample_weight=wt)
-        loss = _weighted_mse(est.predict(Xv), yv, wv)
-        if loss < best * (1.0 - settings.min_delta):
-            best, best_epoch, stale = loss, epoch, 0
-            best_params = ([c.copy() for c in est.coefs_], [b.copy() for b in est.intercepts_])
-        else:
-            stale += 1
-            if stale >= settings.patience:
-                break
+    with single_threaded():
+        for epoch in range(1, settings.max_epochs + 1):
+            est.partial_fit(Xt, yt, sample_weight=wt)
+            loss = _weighted_mse(est.predict(Xv), yv, wv)
+            if loss < best * (1.0 - settings.min_delta):
+                best, best_epoch, stale = loss, epoch, 0
+                best_params = ([c.copy() for c in est.coefs_], [b.copy() for b in est.intercepts_])
+            else:
+                stale += 1
+                if stale >= settings.patience:
+                    break
     assert best_params is not None  # the first epoch always improves on inf
     return best_params[0], best_params[1], epoch, best_epoch, best
 

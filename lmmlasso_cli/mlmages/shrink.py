@@ -22,7 +22,7 @@ import numpy as np
 
 from lmmlasso_cli.mlmages.enet import EnetSettings, enet_block
 from lmmlasso_cli.mlmages.features import DEFAULT_TOP_R, FEATURE_VERSION, block_features
-from lmmlasso_cli.mlmages.ld import BlockPartition, ReadBlock, block_ld
+from lmmlasso_cli.mlmages.ld import BlockPartition, ReadBlock, block_ld, single_threaded
 from lmmlasso_cli.mlmages.mlp import MlpEnsemble, MlpSettings, predict, train_ensemble
 from lmmlasso_cli.mlmages.training import SimulationGrid, simulate_training_data
 
@@ -209,13 +209,15 @@ def shrink_effects(
     alphas = np.full(blocks.n_blocks, np.nan) if method == "enet" else None
     for t in range(blocks.n_blocks):
         a, b = int(blocks.starts[t]), int(blocks.stops[t])
-        R = block_ld(read_block(a, b))
-        ld_score[a:b] = (R * R).sum(axis=0) - 1.0
-        if method == "mlp":
-            feats = block_features(beta_std[a:b], se_std[a:b], R, model.top_r)
-            shrunk[a:b] = predict(model.ensemble, feats.matrix)
-        else:
-            shrunk[a:b], alphas[t] = enet_block(beta_std[a:b], R, enet_settings)
+        Z = read_block(a, b)
+        with single_threaded():  # bit-identical LD, hence neighbours, for any thread count
+            R = block_ld(Z)
+            ld_score[a:b] = (R * R).sum(axis=0) - 1.0
+            if method == "mlp":
+                feats = block_features(beta_std[a:b], se_std[a:b], R, model.top_r)
+                shrunk[a:b] = predict(model.ensemble, feats.matrix)
+            else:
+                shrunk[a:b], alphas[t] = enet_block(beta_std[a:b], R, enet_settings)
         if progress is not None:
             progress(b - a)
     return ShrinkResult(

@@ -20,7 +20,8 @@ one point (p, h2, s, w) of the ML-MAGES grid (``simulate_snp_only.py``):
 
 Replicate r cycles through the grid (r mod n_points) and takes its block from a generator of
 its own; its randomness comes from ``SeedSequence(seed).spawn`` so the result does not depend
-on the order in which blocks are processed.
+on the order in which blocks are processed. BLAS runs single-threaded (`ld.single_threaded`)
+so that the result does not depend on the thread count either; ``map_fn`` parallelises.
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ import numpy as np
 
 from lmmlasso_cli.gwas import prepare_scan, wald_fixed
 from lmmlasso_cli.mlmages.features import block_features
-from lmmlasso_cli.mlmages.ld import BlockPartition, ReadBlock, block_ld
+from lmmlasso_cli.mlmages.ld import BlockPartition, ReadBlock, block_ld, single_threaded
 from lmmlasso_cli.simulate import draw_causal, simulate_phenotype
 
 LD_SCORE_FLOOR = 1.0  # ℓ below this is raised to it in ℓ^w (w < 0 would blow up at ℓ = 0)
@@ -145,25 +146,16 @@ def simulate_training_data(
     def run_block(t: int) -> list[tuple[int, tuple]]:
         a, b = int(blocks.starts[t]), int(blocks.stops[t])
         Z = np.asarray(read_block(a, b), dtype=np.float64)
-        R = block_ld(Z)
         out = []
-        for r in np.flatnonzero(chosen == t):
-            rng = np.random.default_rng(rep_seeds[r])
-            out.append(
-                (
-                    int(r),
-                    simulate_replicate(
-                        Z,
-                        R,
-                        means[a:b],
-                        beta_std[a:b],
-                        points[grid_point[r]],
-                        top_r,
-                        rng,
-                        nonzero_weight,
-                    ),
+        with single_threaded():
+            R = block_ld(Z)
+            for r in np.flatnonzero(chosen == t):
+                rng = np.random.default_rng(rep_seeds[r])
+                point = points[grid_point[r]]
+                part = simulate_replicate(
+                    Z, R, means[a:b], beta_std[a:b], point, top_r, rng, nonzero_weight
                 )
-            )
+                out.append((int(r), part))
         return out
 
     results = dict(item for part in map_fn(run_block, np.unique(chosen)) for item in part)
