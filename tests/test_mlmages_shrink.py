@@ -192,6 +192,7 @@ def test_linear_network_is_weighted_least_squares():
     assert np.abs(ols - wls).max() > 10 * WLS_TOL * scale  # the weights matter here
 
 
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 def test_numpy_forward_equals_estimator_predict():
     from sklearn.neural_network import MLPRegressor
 
