@@ -82,9 +82,9 @@ def test_streamed_profile_equals_dense_sums(blocky):
 
 
 def test_smoothing_offset_is_corrected():
-    v = np.ones(2 * 1000 - 1)
-    v[1000 - 30 : 1000 + 31] = 0.0  # a dip centred on anti-diagonal 1000 (SNP 500)
-    v[1600:1661] = 0.5  # a weaker one at anti-diagonal 1630
+    k = np.arange(2 * 1000 - 1)
+    dip = lambda centre, depth: depth * np.exp(-((k - centre) ** 2) / (2 * 20.0**2))  # noqa: E731
+    v = 1.0 - dip(1000, 0.9) - dip(400, 0.4) - dip(1630, 0.5)  # deepest at SNP 500
     breaks = ldmod.initial_breakpoints(v, 1, 200, 100)
     assert breaks.tolist() == [500]  # ML-MAGES would report (1000 − 100 + 1) // 2 = 450
 
@@ -354,6 +354,25 @@ def test_gwas_tsv_is_read_with_its_alleles(tmp_path):
     bad.write_text("CHR SNP A1 BETA\n1 rs0 A 0.1\n")
     with pytest.raises(InputError, match="bad.txt: lacks the column.*SE"):
         read_sumstats(str(bad))
+
+
+def test_shrink_tsv_columns_and_scales(tmp_path):
+    from lmmlasso_cli.io.artifacts import read_tsv
+    from lmmlasso_cli.io.shrink_file import SHRINK_COLUMNS, write_shrink
+    from lmmlasso_cli.mlmages.shrink import to_per_allele, to_standardized
+
+    plink = _bim(tmp_path)
+    sd, sdy = np.array([0.5, 0.8, 1.0]), 2.0
+    beta, se = np.array([0.2, -0.4, 0.1]), np.array([0.1, 0.1, 0.2])
+    b_std, se_std = to_standardized(beta, se, sd, sdy)
+    assert np.allclose(b_std, [0.05, -0.16, 0.05]) and np.allclose(se_std, [0.025, 0.04, 0.1])
+    assert np.allclose(to_per_allele(b_std, sd, sdy), beta, atol=EXACT)
+    path = str(tmp_path / "x.shrink.tsv")
+    idx = np.array([0, 2, 5])
+    write_shrink(path, plink, idx, np.array([0, 0, 1]), beta, se, beta / 2, b_std, b_std / 2)
+    frame = read_tsv(path)
+    assert list(frame.columns) == SHRINK_COLUMNS
+    assert frame["ID"].tolist() == ["rs0", "rs2", "rs5"] and frame["BLOCK"].tolist() == [1, 1, 2]
 
 
 def test_blocks_file_round_trip_and_bed_intervals(tmp_path):

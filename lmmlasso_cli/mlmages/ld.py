@@ -11,7 +11,7 @@ chromosome of J SNPs, with w_ij = R_ij² (ML-MAGES sums signed r, so that negati
 positive LD) restricted to the band |i − j| ≤ ``band``:
 
 1. anti-diagonal profile v[k] = Σ_{i+j=k, |i−j|≤band} w_ij, k = 0 … 2J − 2 (centred on SNP k/2);
-2. smoothing g = v ∗ h with a normalized Hann window h of 2·``smooth_width`` + 1 taps in
+2. smoothing g = v ∗ h with a normalized symmetric Hann window h of 2·``smooth_width`` + 1 taps in
    'valid' mode; g[m] is centred on anti-diagonal m + ``smooth_width``, and that offset is added
    back (ML-MAGES omits it and places every breakpoint ``smooth_width``/2 SNPs upstream). The
    width is halved while fewer than ``n_breaks`` + 2 local minima exist;
@@ -141,7 +141,7 @@ def _hann_smooth(v: np.ndarray, width: int) -> np.ndarray:
     """Hann-smoothed profile ('valid' mode): entry m is centred on anti-diagonal m + width."""
     if width < 1:
         return v.copy()
-    h = signal.get_window("hann", 2 * width + 1)
+    h = signal.windows.hann(2 * width + 1, sym=True)  # get_window's is periodic, off centre
     return np.convolve(v, h / h.sum(), mode="valid")
 
 

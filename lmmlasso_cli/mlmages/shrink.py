@@ -93,6 +93,17 @@ def phenotype_sd(beta_snp_std: np.ndarray, se_snp_std: np.ndarray, n_samples) ->
     return float(np.median(se[ok] * np.sqrt(t * t + n[ok] - 2.0)))
 
 
+def to_standardized(beta, se, snp_sd, pheno_sd: float) -> tuple[np.ndarray, np.ndarray]:
+    """Per-allele (β_a, se_a) -> per sd of SNP and phenotype: β_a s_j / σ_y, se_a s_j / σ_y."""
+    f = np.asarray(snp_sd, dtype=np.float64) / pheno_sd
+    return np.asarray(beta, dtype=np.float64) * f, np.asarray(se, dtype=np.float64) * f
+
+
+def to_per_allele(beta_std, snp_sd, pheno_sd: float) -> np.ndarray:
+    """Standardized effects back per copy of A1 in phenotype units: β σ_y / s_j."""
+    return np.asarray(beta_std, dtype=np.float64) * pheno_sd / np.asarray(snp_sd, np.float64)
+
+
 def _check(beta_std, se_std, blocks):
     beta_std = np.asarray(beta_std, dtype=np.float64)
     se_std = np.asarray(se_std, dtype=np.float64)
