@@ -272,6 +272,31 @@ def test_model_file_round_trips_and_is_refused_on_other_genotypes(blocky, tmp_pa
         load_shrink_model(path, genotype_fingerprint(*args, other))
 
 
+def test_shrink_effects_trains_then_predicts_and_enet_runs(blocky):
+    Z = blocky["Z"][:, :200]
+    part = BlockPartition(np.array([0, 110]), np.array([110, 200]), np.array(["1", "1"]))
+    truth = np.zeros(200)
+    truth[[20, 150]] = [0.4, -0.3]
+    y = Z @ truth + np.random.default_rng(4).standard_normal(300)
+    tests = wald_fixed(prepare_scan(y, np.ones((300, 1))), Z)
+    sdy = phenotype_sd(tests.beta, tests.se, 300)
+    beta, se = tests.beta / sdy, tests.se / sdy
+    means = np.nanmean(blocky["G"][:, :200], axis=0)
+    settings = MlpSettings(n_models=2, max_epochs=3, hidden_layers=(8, 4))
+    res = shrink_effects(
+        beta, se, part, reader_of(Z), means=means, fingerprint="fp", top_r=5, n_replicates=4,
+        mlp_settings=settings,
+    )  # fmt: skip
+    assert res.trained and res.model.fingerprint == "fp" and res.model.n_replicates == 4
+    again = shrink_effects(beta, se, part, reader_of(Z), model=res.model)
+    assert not again.trained and np.array_equal(again.beta_shrunk_std, res.beta_shrunk_std)
+    enet = shrink_effects(beta, se, part, reader_of(Z), method="enet")
+    assert enet.model is None and enet.enet_alpha.shape == (2,)
+    assert np.abs(enet.beta_shrunk_std).sum() < np.abs(beta).sum()  # it shrinks
+    with pytest.raises(ValueError, match="`means`"):
+        shrink_effects(beta, se, part, reader_of(Z))
+
+
 def test_phenotype_sd_is_exact_for_ols(blocky):
     rng = np.random.default_rng(8)
     Z = blocky["Z"][:, :60]
