@@ -328,3 +328,58 @@ def iter_standardized(
             n_monomorphic=flt.n_monomorphic,
             n_low_maf=flt.n_low_maf,
         )
+
+
+@dataclass(frozen=True)
+class SnpScales:
+    """The usable SNPs of ``snp_index`` and their standardization, without their genotypes."""
+
+    snp_index: np.ndarray  # (n_kept,) positions in the .bim
+    means: np.ndarray  # (n_kept,) mean A1 count
+    sds: np.ndarray  # (n_kept,)
+    n_all_missing: int
+    n_monomorphic: int
+    n_low_maf: int
+
+
+def snp_scales(
+    reader: GenotypeReader, snp_index: np.ndarray, maf_min: float = 0.0, block_size: int = 2048
+) -> SnpScales:
+    """One streaming pass of `iter_standardized`: which SNPs are usable, with means and sds."""
+    parts = [
+        dataclasses.replace(b, matrix=None)
+        for b in iter_standardized(reader, snp_index, maf_min, block_size)
+    ]
+    if not parts or sum(len(b.snp_index) for b in parts) == 0:
+        raise InputError(
+            f"{reader.plink.bed_path}: no usable SNP (all missing, monomorphic or below --maf)"
+        )
+    return SnpScales(
+        snp_index=np.concatenate([b.snp_index for b in parts]),
+        means=np.concatenate([b.means for b in parts]),
+        sds=np.concatenate([b.sds for b in parts]),
+        n_all_missing=sum(b.n_all_missing for b in parts),
+        n_monomorphic=sum(b.n_monomorphic for b in parts),
+        n_low_maf=sum(b.n_low_maf for b in parts),
+    )
+
+
+def range_reader(
+    reader: GenotypeReader,
+    snp_index: np.ndarray,
+    means: np.ndarray,
+    sds: np.ndarray,
+    flipped: np.ndarray | None = None,
+) -> Callable[[int, int], np.ndarray]:
+    """``read_block(start, stop)``: standardized genotypes (n_samples, stop − start) of SNPs
+    ``snp_index[start:stop]``, the form the ML-MAGES core reads genotypes in."""
+    snp_index = np.asarray(snp_index)
+
+    def read_block(start: int, stop: int) -> np.ndarray:
+        counts = reader.read(snp_index[start:stop])
+        if flipped is not None:
+            flip = flipped[start:stop]
+            counts[:, flip] = 2.0 - counts[:, flip]
+        return standardize(counts, means[start:stop], sds[start:stop])
+
+    return read_block
