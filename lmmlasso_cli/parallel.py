@@ -73,3 +73,28 @@ def parallel_map(data, n_tasks: int, threads: int | None, on_start=None):
             yield pool.map, shared
         finally:
             pool.shutdown(wait=True, cancel_futures=True)
+
+
+@contextlib.contextmanager
+def process_map(n_tasks: int, threads: int | None):
+    """Yield a ``map_fn`` over picklable tasks: the builtin map with one BLAS thread, or a
+    spawned process pool's map (one BLAS thread per worker) when more than one worker helps."""
+    from threadpoolctl import threadpool_limits
+
+    workers = min(threads or available_cores(), n_tasks)
+    if workers <= 1:
+        with threadpool_limits(limits=1):
+            yield map
+        return
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    pool = ProcessPoolExecutor(
+        max_workers=workers,
+        mp_context=multiprocessing.get_context("spawn"),
+        initializer=_init_worker,
+    )
+    try:
+        yield pool.map
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)

@@ -23,6 +23,10 @@ COMMANDS = {
     "gwas": "lmmlasso_cli.cli.gwas:gwas",
     "simulate": "lmmlasso_cli.cli.simulate:simulate",
     "evaluate": "lmmlasso_cli.cli.evaluate:evaluate",
+    "ld-blocks": "lmmlasso_cli.cli.ld_blocks:ld_blocks",
+    "shrink": "lmmlasso_cli.cli.shrink:shrink",
+    "cluster": "lmmlasso_cli.cli.cluster:cluster",
+    "gene-test": "lmmlasso_cli.cli.gene_test:gene_test",
 }
 
 

@@ -323,6 +323,14 @@ FLAGS = {
     "n_mu": "--n-mu",
     "mu_min_ratio": "--mu-min-ratio",
     "maf": "--maf",
+    "block_snps": "--block-snps",
+    "top_r": "--top-r",
+    "n_replicates": "--n-replicates",
+    "max_components": "--max-components",
+    "restarts": "--restarts",
+    "min_snps": "--min-snps",
+    "window_bp": "--window-bp",
+    "epsilon": "--epsilon",
 }
 
 

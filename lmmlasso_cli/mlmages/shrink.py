@@ -130,7 +130,9 @@ def train_shrink_model(
     settings: MlpSettings = DEFAULT_MLP,
     map_fn: Callable = map,
 ) -> ShrinkModel:
-    """Simulate training data from the genotypes (`training`) and train the ensemble (`mlp`)."""
+    """Simulate training data from the genotypes (`training`, block by block in this process:
+    ``read_block`` may hold an open file) and train the ensemble (`mlp`); ``map_fn`` maps over
+    the ensemble's members, whose tasks are picklable."""
     data = simulate_training_data(
         read_block,
         blocks,
@@ -141,7 +143,6 @@ def train_shrink_model(
         seed,
         grid,
         settings.nonzero_weight,
-        map_fn,
     )
     ensemble = train_ensemble(
         data.features,
