@@ -51,7 +51,7 @@ from collections import Counter
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.special import digamma, gammaln, logsumexp, xlogy
+from scipy.special import digamma, gammaln, logsumexp
 
 from lmmlasso_cli.errors import ConvergenceWarning
 
@@ -169,36 +169,35 @@ def _expected_log_weights(stick_a, stick_b):
 
 
 class _Sweeper:
-    """The E- and M-steps of the model on fixed data and hyperparameters."""
+    """The E- and M-steps of the model on fixed data and hyperparameters (kernels in `_vi`)."""
 
     def __init__(self, X, concentration, dof_prior, scale_prior):
-        self.X = X
+        from lmmlasso_cli.mlmages import _vi  # numba compiles on first use only
+
+        self.kernels = _vi
+        self.X = np.ascontiguousarray(X, dtype=np.float64)
         self.p = X.shape[1]
         self.alpha = float(concentration)
         self.dof0 = float(dof_prior)
         self.W0 = scale_prior
         self.W0_inv = np.linalg.inv(scale_prior)
-        self.outer = (X[:, :, None] * X[:, None, :]).reshape(X.shape[0], -1)  # (N, p²) x xᵀ
         self.logdet_W0 = np.linalg.slogdet(scale_prior)[1]
 
     def e_step(self, stick_a, stick_b, dof, scale):
-        X, p = self.X, self.p
-        K = len(dof)
-        chol = np.linalg.cholesky(scale)  # W_k = L Lᵀ, so xᵀ W x = |Lᵀ x|²
-        proj = (X @ chol.transpose(1, 0, 2).reshape(p, K * p)).reshape(-1, K, p)  # inner dim p
-        quad = (proj * proj).sum(2)
+        """Responsibilities (N, K) and Σ r ln r."""
+        p, K = self.p, len(dof)
+        chol = np.ascontiguousarray(np.linalg.cholesky(scale))  # W_k = L Lᵀ
         logdet = 2.0 * np.log(np.diagonal(chol, axis1=1, axis2=2)).sum(1)
         log_pi = _expected_log_weights(stick_a, stick_b)[0]
-        log_rho = log_pi + 0.5 * _expected_logdet(dof, logdet, p) - 0.5 * p * LN2PI
-        log_rho = log_rho - 0.5 * dof * quad
-        resp = np.exp(log_rho - log_rho.max(axis=1, keepdims=True))
-        resp /= resp.sum(axis=1, keepdims=True)
-        return resp
+        log_const = log_pi + 0.5 * _expected_logdet(dof, logdet, p) - 0.5 * p * LN2PI
+        resp = np.empty((self.X.shape[0], K))
+        r_log_r = self.kernels.e_step(self.X, chol, np.ascontiguousarray(dof), log_const, resp)
+        return resp, r_log_r
 
     def m_step(self, resp):
-        counts = resp.sum(0)
-        # BLAS splits gemm over output blocks, never the inner (N) sum: thread-count invariant
-        scatter = (resp.T @ self.outer).reshape(-1, self.p, self.p)
+        K = resp.shape[1]
+        counts, scatter = np.empty(K), np.empty((K, self.p, self.p))
+        self.kernels.scatter(self.X, np.ascontiguousarray(resp), counts, scatter)
         stick_a = 1.0 + counts[:-1]
         stick_b = self.alpha + (counts.sum() - np.cumsum(counts))[:-1]
         dof = self.dof0 + counts
@@ -207,8 +206,8 @@ class _Sweeper:
         scale = 0.5 * (scale + np.swapaxes(scale, 1, 2))
         return (stick_a, stick_b, dof, scale), counts, scatter
 
-    def elbo(self, resp, counts, scatter, stick_a, stick_b, dof, scale) -> float:
-        p, K = self.p, len(dof)
+    def elbo(self, r_log_r, counts, scatter, stick_a, stick_b, dof, scale) -> float:
+        p = self.p
         logdet = np.linalg.slogdet(scale)[1]
         e_logdet = _expected_logdet(dof, logdet, p)
         log_pi, log_v, log_1mv = _expected_log_weights(stick_a, stick_b)
@@ -220,13 +219,12 @@ class _Sweeper:
         norm0 = _log_wishart_norm(self.logdet_W0, np.array(self.dof0), p)
         trace_w0 = np.einsum("pq,kqp->k", self.W0_inv, scale)
         e_log_plam = np.sum(norm0 + 0.5 * (self.dof0 - p - 1) * e_logdet - 0.5 * dof * trace_w0)
-        e_log_qz = np.sum(xlogy(resp, resp))
+        e_log_qz = r_log_r
         log_beta_q = gammaln(stick_a) + gammaln(stick_b) - gammaln(stick_a + stick_b)
         e_log_qv = np.sum(-log_beta_q + (stick_a - 1) * log_v + (stick_b - 1) * log_1mv)
         e_log_qlam = np.sum(
             _log_wishart_norm(logdet, dof, p) + 0.5 * (dof - p - 1) * e_logdet - 0.5 * dof * p
         )
-        del K
         return float(e_log_px + e_log_pz + e_log_pv + e_log_plam - e_log_qz - e_log_qv - e_log_qlam)
 
 
@@ -286,9 +284,9 @@ def fit_variational(
         params = initial_parameters(p, K, rng)
     elbo, converged = [], False
     for it in range(max_iter):
-        resp = sweeper.e_step(*params)
+        resp, r_log_r = sweeper.e_step(*params)
         params, counts, scatter = sweeper.m_step(resp)
-        elbo.append(sweeper.elbo(resp, counts, scatter, *params))
+        elbo.append(sweeper.elbo(r_log_r, counts, scatter, *params))
         if it >= 2 and abs(elbo[-1] - elbo[-2]) < tol:
             converged = True
             break
