@@ -147,6 +147,8 @@ def test_shrink_file_errors(tmp_path):
     other = _shrink(tmp_path / "other.shrink.tsv", ["r7"], ["A"], ["G"], [0.1])
     with pytest.raises(InputError, match="no variant ID is shared by all of"):
         read_shrink_files([ok, other])
+    with pytest.raises(InputError, match=r"the trait name 'a\+b' contains"):
+        read_shrink_files([ok], trait_names=["a+b"])
     with pytest.raises(InputError, match="shrink file not found"):
         read_shrink_files([str(tmp_path / "none.tsv")])
 

@@ -8,6 +8,7 @@ from lmmlasso_cli.mlmages.labels import (
     NONE,
     label_components,
     null_components,
+    traits_of_types,
 )
 
 BOUNDARY_MARGIN = 1e-6  # skip random cases this close to a threshold of the rule
@@ -112,3 +113,13 @@ def test_bad_arguments_are_rejected():
         label_components(np.eye(2)[None], ["A"])
     with pytest.raises(ValueError, match="`shared_ratio` must not exceed"):
         label_components(np.eye(2)[None], ["A", "B"], specific_ratio=1.2, shared_ratio=1.5)
+
+
+def test_type_strings_parse_back_to_their_traits():
+    names = ["LDL", "HDL", "TG"]
+    parsed = traits_of_types(["specific:HDL", "shared:TG+LDL", "none", "ambiguous"], names)
+    assert parsed == {"specific:HDL": (1,), "shared:TG+LDL": (0, 2), "none": (), "ambiguous": ()}
+    with pytest.raises(ValueError, match="does not name traits among LDL, HDL, TG"):
+        traits_of_types(["specific:BMI"], names)
+    with pytest.raises(ValueError, match="without '\\+' or ':'"):
+        label_components(np.eye(2)[None], ["A+B", "C"])

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 from scipy.special import multigammaln
 
+from lmmlasso_cli.errors import ConvergenceWarning
 from lmmlasso_cli.mlmages.labels import label_components, null_components
 from lmmlasso_cli.mlmages.mixture import (
     choose_n_components,
@@ -189,6 +190,14 @@ def test_zero_threshold_halves_or_doubles_the_start_cutoff():
     assert res.cutoff == 1e-5 * 2**res.n_adjustments
     with pytest.raises(ValueError, match="every effect is zero"):
         zero_threshold(np.zeros((5, 2)))
+
+
+def test_an_unconverged_chosen_run_warns_with_the_numbers():
+    rng = np.random.default_rng(8)
+    X = rng.normal(size=(300, 2))
+    with pytest.warns(ConvergenceWarning, match="stopped after 3 sweeps without"):
+        fit = fit_mixture(X, restarts=2, zero_cutoff=0.0, max_iter=3, tol=1e-12)
+    assert not fit.run_converged.any() and fit.run_n_iter.tolist() == [3, 3]
 
 
 def test_too_few_variants_above_the_cutoff_is_an_error():

@@ -112,6 +112,12 @@ def read_shrink_files(paths, column: str = DEFAULT_COLUMN, trait_names=None) -> 
         seen[name] = seen.get(name, 0) + 1
         if seen[name] > 1:
             names[i] = f"{name}_{seen[name]}"
+    for path, name in zip(paths, names, strict=True):
+        if "+" in name or ":" in name or any(ch.isspace() for ch in name):
+            raise InputError(
+                f"{path}: the trait name {name!r} contains '+', ':' or a space, which the cluster "
+                f"types (shared:A+B) cannot carry; rename the file or pass other trait names"
+            )
     frames, n_rows, n_missing = [], [], []
     for path in paths:
         frame, rows, miss = _read_one_shrink(path, column)

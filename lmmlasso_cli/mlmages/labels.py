@@ -62,6 +62,26 @@ def type_name(traits: tuple[int, ...], trait_names: tuple[str, ...]) -> str:
     return "shared:" + "+".join(trait_names[t] for t in traits)
 
 
+def traits_of_types(types, trait_names) -> dict[str, tuple[int, ...]]:
+    """Parse type strings (as read back from a clusters or components table) into the 0-based
+    traits they name; ``none`` and ``ambiguous`` map to ()."""
+    index = {str(name): t for t, name in enumerate(trait_names)}
+    out: dict[str, tuple[int, ...]] = {NONE: (), AMBIGUOUS: ()}
+    for name in types:
+        name = str(name)
+        if name in out:
+            continue
+        kind, _, rest = name.partition(":")
+        parts = rest.split("+") if kind == "shared" else [rest]
+        if kind not in ("specific", "shared") or any(part not in index for part in parts):
+            raise ValueError(
+                f"type {name!r} does not name traits among {', '.join(index)}; expected "
+                f"specific:<trait>, shared:<trait>+<trait>…, none or ambiguous"
+            )
+        out[name] = tuple(sorted(index[part] for part in parts))
+    return out
+
+
 def null_components(
     covariances: np.ndarray, zero_cutoff: float, null_sd_factor: float = 2.0
 ) -> np.ndarray:
@@ -88,6 +108,8 @@ def label_components(
     names = tuple(str(t) for t in trait_names)
     if len(names) != p:
         raise ValueError(f"`trait_names` has {len(names)} names for {p} traits")
+    if any(("+" in t or ":" in t or not t) for t in names) or len(set(names)) < p:
+        raise ValueError(f"`trait_names` must be distinct, non-empty, without '+' or ':': {names}")
     if not shared_ratio <= specific_ratio:
         raise ValueError("`shared_ratio` must not exceed `specific_ratio`")
     null_mask = np.zeros(K, dtype=bool) if null_mask is None else np.asarray(null_mask, bool)

@@ -34,7 +34,9 @@ at least 3 sweeps, or after `max_iter` sweeps.
 
 Deviations from the original, all deliberate: the last stick is v_K = 1 (the original gave it a
 Beta(1 + N_K, α) factor); the ELBO uses ln|W|; hard labels are the arg-max of the plug-in
-posterior π_k N(x; 0, Σ_k) (the original ignored π); the BIC uses the mixture log-likelihood.
+posterior π_k N(x; 0, Σ_k) (the original ignored π); the BIC uses the mixture log-likelihood;
+the sub-cutoff coordinates of a kept row are clustered as they are (the original zeroed them);
+ν₀ defaults to max(5, p) so that the prior is proper for p > 5.
 
 Per restart (as the original): Σ_k = (ν_k W_k)⁻¹ back on the input scale, weights E[π], keep
 the components with the largest weights until their cumulative weight exceeds
