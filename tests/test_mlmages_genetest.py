@@ -1,5 +1,7 @@
 """Gene windows, the gene test's statistic and null, ε choice, BH q-values, cluster summaries."""
 
+from concurrent.futures import ThreadPoolExecutor
+
 import numpy as np
 import pytest
 from scipy import stats
@@ -130,6 +132,9 @@ def test_several_traits_use_their_own_epsilon():
     q = np.sum(beta**2, axis=0)
     np.testing.assert_allclose(res.pvalue[0], stats.chi2.sf(q / [0.01, 1.0], 8), rtol=1e-9)
     assert res.trait_names == ("A", "B")
+    with ThreadPoolExecutor(2) as pool:
+        pooled = run_gene_tests(beta, win, np.eye(8), [0.01, 1.0], map_fn=pool.map)
+    np.testing.assert_array_equal(pooled.pvalue, res.pvalue)
     with pytest.raises(ValueError, match="`epsilon` must be positive"):
         run_gene_tests(beta, win, np.eye(8), [0.01, 0.0])
 

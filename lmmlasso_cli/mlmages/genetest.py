@@ -192,11 +192,13 @@ def run_gene_tests(
     epsilon,
     method: str = "liu",
     trait_names=None,
+    map_fn=map,
 ) -> GeneTests:
     """The test of the module docstring for every gene of ``windows`` and every column of
     ``effects`` (n_variants, or n_variants × n_traits). ``ld_of(indices) -> R_g`` gives the LD
     correlation of those variants (or pass the full n_variants × n_variants matrix);
-    ``epsilon`` is a scalar or one value per trait."""
+    ``epsilon`` is a scalar or one value per trait. Genes are independent units handed to
+    ``map_fn`` (a map-like callable, in order); the default is serial."""
     if method not in METHODS:
         raise ValueError(f"`method` must be one of {', '.join(METHODS)}, got {method!r}")
     beta = np.asarray(effects, dtype=np.float64)
@@ -209,20 +211,24 @@ def run_gene_tests(
         trait_names = [f"T{t + 1}" for t in range(n_traits)]
     names = tuple(str(t) for t in trait_names)
     get_ld = _ld_getter(ld_of)
-    stat = np.empty((windows.n_genes, n_traits))
-    pval = np.empty((windows.n_genes, n_traits))
-    rank = np.empty(windows.n_genes, dtype=np.int64)
-    for g in range(windows.n_genes):
+
+    def one_gene(g):
         idx = windows.variants(g)
         R = np.asarray(get_ld(idx), dtype=np.float64)
         if R.shape != (len(idx), len(idx)):
             raise ValueError(f"`ld_of` returned shape {R.shape} for {len(idx)} variants")
         eig = np.linalg.eigvalsh(0.5 * (R + R.T))
         eig = eig[eig > EIG_RTOL * max(eig.max(), 0.0)]
-        rank[g] = len(eig)
-        stat[g] = np.sum(beta[idx] ** 2, axis=0)
-        for t in range(n_traits):
-            pval[g, t] = quadform_sf(stat[g, t], eps[t] * eig, method) if len(eig) else np.nan
+        q = np.sum(beta[idx] ** 2, axis=0)
+        if not len(eig):
+            return q, np.full(n_traits, np.nan), 0
+        p = [float(quadform_sf(q[t], eps[t] * eig, method)) for t in range(n_traits)]
+        return q, np.array(p), len(eig)
+
+    done = list(map_fn(one_gene, range(windows.n_genes)))
+    stat = np.array([d[0] for d in done]).reshape(windows.n_genes, n_traits)
+    pval = np.array([d[1] for d in done]).reshape(windows.n_genes, n_traits)
+    rank = np.array([d[2] for d in done], dtype=np.int64)
     qval = np.column_stack([bh_qvalues(pval[:, t]) for t in range(n_traits)]) if n_traits else pval
     return GeneTests(stat, pval, qval.reshape(pval.shape), eps, rank, method, names)
 
