@@ -20,6 +20,13 @@ def _paired_sf(q, a, b):
     return (a * np.exp(-q / (2 * a)) - b * np.exp(-q / (2 * b))) / (a - b)
 
 
+def _hypoexponential_sf(q, a):
+    """Each distinct weight a_j twice: Σ_j a_j χ²₂ has P(Q > q) = Σ_j c_j e^{−q/2a_j},
+    c_j = Π_{l≠j} a_j / (a_j − a_l)."""
+    c = [np.prod([a[j] / (a[j] - a[m]) for m in range(len(a)) if m != j]) for j in range(len(a))]
+    return np.array([np.sum(np.array(c) * np.exp(-x / (2 * a))) for x in np.atleast_1d(q)])
+
+
 @pytest.mark.parametrize("n", [2, 7, 40])
 def test_equal_weights_give_a_scaled_chi2_for_every_method(n):
     lam = np.full(n, 0.37)
@@ -40,6 +47,16 @@ def test_exact_methods_match_the_closed_form_of_paired_weights_far_into_the_tail
     np.testing.assert_allclose(quadform_sf(q, lam, "imhof"), exact, atol=IMHOF_ATOL)
     # Liu is only a moment match: far in the tail it is off by orders of magnitude
     assert liu_sf(600.0, lam) / exact[4] > 10 or liu_sf(600.0, lam) / exact[4] < 0.1
+
+
+def test_contour_matches_twenty_paired_weights_down_to_1e_144():
+    a = np.array([3.0, 1.7, 1.1, 0.6, 0.35, 0.2, 0.12, 0.07, 0.04, 0.02])
+    lam = np.repeat(a, 2)
+    q = np.array([5.0, 20.0, 80.0, 400.0, 2000.0])
+    exact = _hypoexponential_sf(q, a)
+    assert exact[-1] < 1e-143
+    np.testing.assert_allclose(quadform_sf(q, lam, "contour"), exact, rtol=CONTOUR_RTOL)
+    np.testing.assert_allclose(quadform_sf(q, lam, "imhof"), exact, atol=IMHOF_ATOL)
 
 
 def test_liu_and_the_exact_method_agree_with_monte_carlo():
