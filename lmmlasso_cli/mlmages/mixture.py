@@ -48,6 +48,7 @@ is 1, the smallest K > 1 any run produced), and among the runs with that K the s
 
 from __future__ import annotations
 
+import functools
 import warnings
 from collections import Counter
 from dataclasses import dataclass
@@ -372,6 +373,12 @@ def _summarise_run(fit: VariationalFit, X: np.ndarray, data_scale: float, weight
     return _Run(cov, w, float(bic), fit.n_iter, fit.converged)
 
 
+def _restart(child, X, data_scale, options, weight_mass) -> _Run:
+    """One seeded run on the scaled data, summarised; module level so process pools can map it."""
+    fit = fit_variational(X * data_scale, *options, seed=child)
+    return _summarise_run(fit, X, data_scale, weight_mass)
+
+
 def choose_n_components(run_k: np.ndarray) -> int:
     """The original's rule: the most frequent K (ties to the larger); if that is 1, the smallest
     K > 1 that some run produced (1 only when every run gave 1)."""
@@ -428,15 +435,15 @@ def fit_mixture(
     if not np.all(sd > 0):
         raise ValueError("a trait's effects are constant among the kept variants; drop the trait")
     data_scale = 1.0 / float(np.mean(sd))
-    Xs = X * data_scale
     seeds = np.random.SeedSequence(seed).spawn(restarts)
 
-    def one_run(child):
-        fit = fit_variational(
-            Xs, max_components, concentration, dof_prior, None, tol, max_iter, seed=child
-        )
-        return _summarise_run(fit, X, data_scale, weight_mass)
-
+    one_run = functools.partial(
+        _restart,
+        X=X,
+        data_scale=data_scale,
+        options=(max_components, concentration, dof_prior, None, tol, max_iter),
+        weight_mass=weight_mass,
+    )
     runs = list(map_fn(one_run, seeds))
     run_k = np.array([len(r.weights) for r in runs])
     run_bic = np.array([r.bic for r in runs])
