@@ -139,3 +139,46 @@ def plot_pr(path: str, curves: dict, summary: dict, title: str):
     fig.tight_layout()
     _save(fig, path)
     plt.close(fig)
+
+
+def plot_clusters(path: str, effects: np.ndarray, types: np.ndarray, trait_names) -> None:
+    """Effects of every pair of traits, coloured by association type (a grid for > 2 traits;
+    a histogram per type for one trait)."""
+    plt = _pyplot()
+    names = list(trait_names)
+    T = len(names)
+    kinds = sorted(set(types.tolist()), key=lambda t: (t == "none", t))
+    palette = ["#1f4e79", "#c55a11", "#548235", "#7030a0", "#bf9000", "#2e75b6", "#843c0c"]
+    colour = {
+        k: ("#bfbfbf" if k == "none" else palette[i % len(palette)]) for i, k in enumerate(kinds)
+    }
+    pairs = [(a, b) for a in range(T) for b in range(a + 1, T)] or [(0, 0)]
+    cols = min(len(pairs), 3)
+    rows = -(-len(pairs) // cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(4.4 * cols, 4.2 * rows), squeeze=False)
+    for ax, (a, b) in zip(axes.flat, pairs, strict=False):
+        for kind in kinds:
+            sel = types == kind
+            if T == 1:
+                ax.hist(effects[sel, 0], bins=60, color=colour[kind], alpha=0.7, label=kind)
+            else:
+                ax.scatter(
+                    effects[sel, a],
+                    effects[sel, b],
+                    s=5 if kind == "none" else 9,
+                    color=colour[kind],
+                    linewidths=0,
+                    label=f"{kind} ({int(sel.sum())})",
+                )
+        ax.axhline(0, color="#7f7f7f", lw=0.5)
+        ax.axvline(0, color="#7f7f7f", lw=0.5)
+        ax.set_xlabel(names[a])
+        ax.set_ylabel(names[b] if T > 1 else "variants")
+        ax.spines[["top", "right"]].set_visible(False)
+    for ax in list(axes.flat)[len(pairs) :]:
+        ax.set_visible(False)
+    axes.flat[0].legend(fontsize=7, frameon=False, markerscale=1.5)
+    fig.suptitle("shrunk effects by association type", fontsize=10)
+    fig.tight_layout()
+    _save(fig, path)
+    plt.close(fig)
