@@ -168,9 +168,8 @@ def gene_test(log, **kw):
                     yield fn(g)
                     bar.update(1)
 
-            tests = run_gene_tests(
-                effects, win, ld_of, epsilon, kw["pvalue"], names, map_fn=counting_map
-            )
+            method = {"exact": "contour"}.get(kw["pvalue"], kw["pvalue"])
+            tests = run_gene_tests(effects, win, ld_of, epsilon, method, names, counting_map)
     summary = None
     if kw["clusters_path"]:
         types = variants["types"][keep]
