@@ -83,6 +83,13 @@ def read_sumstats(path: str) -> SumStats:
     beta = _numbers(frame[cols["BETA"]], path, "BETA")
     se = _numbers(frame[cols["SE"]], path, "SE")
     n = _numbers(pd.Series(n_text), path, "N") if n_text is not None else None
+    bad = np.flatnonzero(np.isfinite(se) & (se <= 0))
+    if len(bad):
+        j = int(bad[0])
+        raise InputError(
+            f"{path}: SE must be positive, but row {j + 1} ({snp[j]}) has SE {se[j]:g} "
+            f"({len(bad)} such rows); fix them or write NA for an untested variant"
+        )
     upper = np.char.upper
     return SumStats(
         path=path,

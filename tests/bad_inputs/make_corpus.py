@@ -116,6 +116,22 @@ def _base(folder: Path) -> dict:
         str(folder / "ok"),
     )
     base["model"] = str(folder / "ok.model.npz")
+    _lmmlasso("gwas", "--bfile", base["bfile"], *pheno, "--lm", "--out", str(folder / "ok"))
+    base["gwas"] = str(folder / "ok.gwas.tsv")
+    _lmmlasso(
+        "shrink",
+        "--bfile",
+        base["bfile"],
+        "--gwas",
+        base["gwas"],
+        "--method",
+        "enet",
+        "--block-snps",
+        "10",
+        "--out",
+        str(folder / "ok"),
+    )
+    base["shrink"] = str(folder / "ok.shrink.tsv")
     return base
 
 
@@ -424,6 +440,89 @@ def build(folder: str | os.PathLike) -> list[Case]:
         "model-snps-absent",
         ["predict", "--bfile", str(p), "--model", b["model"], "--out", "{out}"],
         r"renamed\.bim: \d+ of the \d+ SNPs of .*ok\.model\.npz are missing.*impute",
+    )
+
+    # --- summary statistics and gene files ---------------------------------------------------
+    gwas = open(b["gwas"]).read().splitlines()
+    head = [ln for ln in gwas if ln.startswith("##")]
+    body = [ln for ln in gwas if not ln.startswith("##")]
+    cols = body[0].split("\t")
+
+    def sumstats_case(case_id, text, pattern):
+        path = d / f"{case_id}.tsv"
+        path.write_text(text)
+        add(
+            case_id,
+            [
+                "shrink",
+                "--bfile",
+                ok,
+                "--sumstats",
+                str(path),
+                "--method",
+                "enet",
+                "--out",
+                "{out}",
+            ],
+            pattern,
+        )
+
+    generic = ["CHR\tSNP\tA1\tBETA"] + [
+        "\t".join(r.split("\t")[i] for i in (0, 2, 5, 7)) for r in body[1:]
+    ]
+    sumstats_case(
+        "sumstats-missing-column",
+        "\n".join(generic) + "\n",
+        r"sumstats-missing-column\.tsv: lacks the column\(s\) SE; summary statistics "
+        r"need CHR, SNP \(or ID\), A1, BETA and SE",
+    )
+    renamed = [body[0]] + [
+        "\t".join(f[:2] + ["z" + f[2]] + f[3:]) for f in (r.split("\t") for r in body[1:])
+    ]
+    sumstats_case(
+        "sumstats-no-common-snp",
+        "\n".join(head + renamed) + "\n",
+        r"sumstats-no-common-snp\.tsv: no variant matches .*ok\.bim by ID and alleles.*same IDs",
+    )
+    zero = [r.split("\t") for r in body[1:]]
+    zero[4][cols.index("SE")] = "0"
+    sumstats_case(
+        "sumstats-se-not-positive",
+        "\n".join([body[0]] + ["\t".join(f) for f in zero]) + "\n",
+        r"sumstats-se-not-positive\.tsv: SE must be positive, but row 5 \(rs4\) has SE 0",
+    )
+
+    def genes_case(case_id, text, pattern):
+        path = d / f"{case_id}.genes"
+        path.write_text(text)
+        add(
+            case_id,
+            [
+                "gene-test",
+                "--bfile",
+                ok,
+                "--shrink",
+                b["shrink"],
+                "--genes",
+                str(path),
+                "--epsilon",
+                "0.001",
+                "--out",
+                "{out}",
+            ],
+            pattern,
+        )
+
+    genes_case(
+        "genes-start-after-end",
+        "CHR\tSTART\tEND\tGENE\n1\t1000\t20000\tA\n1\t9000\t5000\tB\n",
+        r"genes-start-after-end\.genes: line 3: START 9000 > END 5000 for gene B; swap",
+    )
+    genes_case(
+        "genes-unknown-chromosome",
+        "CHR\tSTART\tEND\tGENE\nZ\t1000\t20000\tA\n",
+        r"genes-unknown-chromosome\.genes: no gene lies on the data's chromosomes.*same "
+        r"chromosome names",
     )
 
     # --- option values ------------------------------------------------------------------------
