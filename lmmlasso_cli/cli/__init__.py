@@ -34,6 +34,9 @@ class LazyGroup(click.Group):
     """Subcommands imported on first use; usage errors as one ``Error:`` line, exit code 1."""
 
     def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
+        from lmmlasso_cli._numba import configure_cache
+
+        configure_cache()  # before any kernel module imports numba
         if not standalone_mode:
             return super().main(args, prog_name, complete_var, standalone_mode, **extra)
         try:

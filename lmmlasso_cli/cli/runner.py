@@ -51,6 +51,10 @@ def run_command(body: Callable) -> Callable:
         try:
             log = RunLog(kwargs["out"], quiet=kwargs.get("quiet", False), render=as_flags)
             log.versions()
+            from lmmlasso_cli._numba import CACHE_NOTE
+
+            if CACHE_NOTE:
+                log.info(CACHE_NOTE)
             with _thread_limits(kwargs.get("threads")):
                 body(log, **kwargs)
         except LmmLassoError as exc:
