@@ -42,9 +42,13 @@ class Kinship:
         return len(self.snp_index)
 
 
-def _accumulate(acc: np.ndarray, z: np.ndarray) -> np.ndarray:
-    """acc += z zᵀ on the upper triangle (BLAS syrk), in place."""
-    return blas.dsyrk(1.0, z, beta=1.0, c=acc, trans=0, lower=0, overwrite_c=1)
+def _accumulate(acc: np.ndarray, z: np.ndarray, blas_threads: int | None = None) -> np.ndarray:
+    """acc += z zᵀ on the upper triangle (BLAS syrk), in place. OpenBLAS's syrk gives the same
+    bits for any thread count (tests/test_kinship.py checks), so it may use ``blas_threads``."""
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(limits=blas_threads):
+        return blas.dsyrk(1.0, z, beta=1.0, c=acc, trans=0, lower=0, overwrite_c=1)
 
 
 def _symmetrize(upper: np.ndarray) -> np.ndarray:
@@ -60,13 +64,15 @@ def compute_kinship(
     scaling: str = "empirical",
     chrom: np.ndarray | None = None,
     progress: Callable[[int], None] | None = None,
+    blas_threads: int | None = None,
 ) -> Kinship:
     """Accumulate the kinship over ``(positions, counts)`` blocks.
 
     ``positions`` label the block's SNPs (e.g. their rows in the .bim) and are returned for the
     SNPs used; ``counts`` is (n_samples, block) with NaN for missing. SNPs with no calls,
     monomorphic SNPs and SNPs below ``maf_min`` are skipped and counted. When ``chrom`` is given
-    (indexed by the same positions), per-chromosome parts are kept too.
+    (indexed by the same positions), per-chromosome parts are kept too. ``blas_threads`` limits
+    the threads of the block products (default: as the caller's BLAS is set).
     """
     acc = np.zeros((n_samples, n_samples), order="F")
     parts: dict = {}
@@ -81,7 +87,7 @@ def compute_kinship(
         if flt.keep.any():
             z = standardize(counts[:, flt.keep], stats.means[flt.keep], stats.sds[flt.keep])
             if chrom is None:
-                acc = _accumulate(acc, z)
+                acc = _accumulate(acc, z, blas_threads)
             else:
                 block_chrom = np.asarray(chrom)[positions[flt.keep]]
                 for c in np.unique(block_chrom):
@@ -89,7 +95,7 @@ def compute_kinship(
                     part, count = parts.get(c, (None, 0))
                     if part is None:
                         part = np.zeros((n_samples, n_samples), order="F")
-                    parts[c] = (_accumulate(part, zc), count + zc.shape[1])
+                    parts[c] = (_accumulate(part, zc, blas_threads), count + zc.shape[1])
             kept.append(positions[flt.keep])
             means.append(stats.means[flt.keep])
             sds.append(stats.sds[flt.keep])

@@ -181,7 +181,8 @@ def fit_null_model(
             )
         warnings.warn(
             f"the null-model optimum lies on the boundary log δ = {best_x:g} of the grid "
-            f"[{lo:g}, {hi:g}]: {side}{why}; widen it with `log_delta_range` or use `reml`",
+            f"[{lo:g}, {hi:g}]: {side}{why}; widen it with `log_delta_range`"
+            + ("" if reml else " or use `reml`"),
             ConvergenceWarning,
             stacklevel=2,
         )

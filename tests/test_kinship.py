@@ -120,3 +120,14 @@ def test_cli_kinship_with_snp_subsets(tiny, tmp_path):
     used = [3, 17]  # chromosome 1 is SNPs 0..149
     assert list(kin.snp) == [f"rs{j}" for j in used]
     np.testing.assert_allclose(kin.matrix, dense_kinship(tiny["G"][:, used]), atol=KINSHIP_TOL)
+
+
+def test_block_products_give_the_same_bits_for_any_thread_count():
+    """The one BLAS routine allowed threads (`kinship._accumulate`, syrk) must not change its
+    result with their number, or --threads would change outputs (gemm and syevd do change:
+    that is why everything else runs on one BLAS thread). Large enough for OpenBLAS to thread."""
+    rng = np.random.default_rng(5)
+    G = rng.binomial(2, 0.3, size=(800, 1200)).astype(np.float32)
+    blocks = [(np.arange(a, a + 400), G[:, a : a + 400]) for a in range(0, 1200, 400)]
+    one, two = (compute_kinship(blocks, 800, blas_threads=t).matrix for t in (1, 2))
+    np.testing.assert_array_equal(one, two)

@@ -183,6 +183,7 @@ def _scan_loco(log, kw, data, reader, group, method, search):
                 maf_min=kw["maf"],
                 chrom=plink.chrom,
                 progress=bar.update,
+                blas_threads=kw["threads"],
             )
         except ValueError as exc:
             raise InputError(f"{plink.bed_path}: {exc}") from None

@@ -52,6 +52,7 @@ def kinship(log, **kw):
                 maf_min=kw["maf"],
                 scaling=kw["scaling"],
                 progress=bar.update,
+                blas_threads=kw["threads"],
             )
         except ValueError as exc:
             from lmmlasso_cli.errors import InputError

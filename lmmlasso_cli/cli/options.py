@@ -96,7 +96,9 @@ RUN = [
         "--threads",
         type=click.IntRange(1),
         default=None,
-        help="Threads for BLAS, numba and .bed decoding  [default: all cores]",
+        help="Threads for worker processes, .bed decoding and the kinship's products; other "
+        "linear algebra runs on one thread so that results do not depend on this  "
+        "[default: all cores]",
     ),
     click.option("--quiet", is_flag=True, help="Only errors and warnings on stderr."),
     click.option("--debug", is_flag=True, help="Show Python tracebacks on errors."),

@@ -1,9 +1,10 @@
 """The run context of every subcommand: its log, thread limits, progress bars and errors.
 
-Every subcommand body runs inside `run_command`, which opens ``PREFIX.log``, applies
-``--threads``, turns `LmmLassoError` into a one-line message with exit code 1 (a traceback only
-with ``--debug``), and writes the error to the log too. Core messages name parameters in
-backquotes (`` `n_folds` ``); here they become the flags (``--folds``, see `options.FLAGS`).
+Every subcommand body runs inside `run_command`, which opens ``PREFIX.log``, fixes BLAS and
+LAPACK to one thread, turns `LmmLassoError` into a one-line message with exit code 1 (a
+traceback only with ``--debug``), and writes the error to the log too. Core messages name
+parameters in backquotes (`` `n_folds` ``); here they become the flags (``--folds``, see
+`options.FLAGS`).
 """
 
 from __future__ import annotations
@@ -29,13 +30,13 @@ def as_flags(text: str) -> str:
 
 
 @contextlib.contextmanager
-def _thread_limits(threads: int | None):
-    if threads is None:
-        yield
-        return
+def _one_blas_thread():
+    """BLAS and LAPACK on one thread: OpenBLAS's gemm, gemv and syevd change their last bits
+    with the thread count, so results would depend on --threads. --threads drives worker
+    processes, .bed decoding and the kinship's syrk (thread-invariant) instead."""
     from threadpoolctl import threadpool_limits
 
-    with threadpool_limits(limits=threads):
+    with threadpool_limits(limits=1):
         yield
 
 
@@ -55,7 +56,7 @@ def run_command(body: Callable) -> Callable:
 
             if CACHE_NOTE:
                 log.info(CACHE_NOTE)
-            with _thread_limits(kwargs.get("threads")):
+            with _one_blas_thread():
                 body(log, **kwargs)
         except LmmLassoError as exc:
             message = as_flags(str(exc))
