@@ -73,4 +73,29 @@ step "evaluate: precision-recall and ROC against the truth (hits within +-20 kb)
     --result lmm-gwas="$OUT/sim.lmmscan.gwas.tsv" --result lm-gwas="$OUT/sim.lm.gwas.tsv" \
     --plot --out "$OUT/sim.eval" --quiet
 cut -f1,3,4,9-11 "$OUT/sim.eval.eval.tsv" | column -t
+step "ML-MAGES: LD blocks, then marginal effects of three traits sharing causal SNPs"
+"$L" ld-blocks --bfile "$TOY/toy" --out "$OUT/toy" --quiet
+"$L" gwas --bfile "$TOY/toy" --pheno "$TOY/traits.pheno" --pheno-name t1,t2,t3 --lm \
+    --out "$OUT/traits" --quiet
+
+step "shrink: train the network ensemble once on t1 (100 simulations, 4 networks), reuse it"
+"$L" shrink --bfile "$TOY/toy" --gwas "$OUT/traits.t1.gwas.tsv" --blocks "$OUT/toy.blocks.tsv" \
+    --n-replicates 100 --n-models 4 --threads 2 --save-model "$OUT/toy.mlmages.npz" \
+    --out "$OUT/t1" --quiet
+for t in t2 t3; do
+    "$L" shrink --bfile "$TOY/toy" --gwas "$OUT/traits.$t.gwas.tsv" \
+        --blocks "$OUT/toy.blocks.tsv" --model "$OUT/toy.mlmages.npz" --out "$OUT/$t" --quiet
+done
+grep -v '^##' "$OUT/t1.shrink.tsv" | sort -t$'\t' -k11,11gr | sed -n 1,6p | cut -f1-4,7,10,11 | column -t
+
+step "cluster: a Dirichlet-process mixture over the three traits' shrunk effects"
+"$L" cluster --shrink "$OUT/t1.shrink.tsv" "$OUT/t2.shrink.tsv" "$OUT/t3.shrink.tsv" \
+    --threads 2 --plot --out "$OUT/traits" --quiet
+grep -v '^##' "$OUT/traits.components.tsv" | cut -f1-4 | column -t
+
+step "gene-test: genes with more shrunk signal than LD alone explains"
+"$L" gene-test --bfile "$TOY/toy" --clusters "$OUT/traits.clusters.tsv" \
+    --genes "$TOY/toy.genes.tsv" --out "$OUT/traits" --quiet
+grep -h "genes with q < 0.05" "$OUT/traits.log"
+
 printf '\nAll outputs are in %s/\n' "$OUT"
