@@ -97,19 +97,19 @@ def run_evaluate(log, kw):
 
     if kw["window_bp"] is not None and kw["window_snps"] is not None:
         raise InputError("--window-bp and --window-snps: choose one window")
-    plink = read_plink(plink_prefix(kw["bfile"]))
+    plink = read_plink(plink_prefix(kw["bfile"]), kw["genotype_format"])
     lookup = {s: i for i, s in enumerate(plink.snp)}
     if len(lookup) < plink.n_snps:
         dup = plink.snp[np.flatnonzero(pd.Series(plink.snp).duplicated().to_numpy())[0]]
         raise InputError(
-            f"{plink.prefix}.bim: SNP IDs are not unique (e.g. {dup}) but results are matched by "
+            f"{plink.bim_path}: SNP IDs are not unique (e.g. {dup}) but results are matched by "
             f"ID; make them unique, e.g. with plink2 --set-all-var-ids"
         )
     truth = read_truth(kw["truth"], kw.get("pheno"))
     absent = [s for s in truth.snp if s not in lookup]
     if absent:
         raise InputError(
-            f"{truth.path}: {len(absent)} causal SNPs are not in {plink.prefix}.bim (e.g. "
+            f"{truth.path}: {len(absent)} causal SNPs are not in {plink.bim_path} (e.g. "
             f"{absent[0]}); give the --bfile the phenotypes were simulated on"
         )
     causal = np.array(sorted(lookup[s] for s in truth.snp))
@@ -123,7 +123,7 @@ def run_evaluate(log, kw):
     log.info(
         f"truth {truth.path}"
         + (f" (PHENO {truth.pheno})" if truth.pheno else "")
-        + f": {len(causal)} causal SNPs among the {plink.n_snps} SNPs of {plink.prefix}.bim; "
+        + f": {len(causal)} causal SNPs among the {plink.n_snps} SNPs of {plink.bim_path}; "
         f"window {window}"
         + (f": {len(loci.negatives)} SNPs outside every locus" if loci is not None else "")
     )
@@ -134,7 +134,7 @@ def run_evaluate(log, kw):
         unknown = int(np.sum(pos < 0))
         if unknown == len(pos) and len(pos):
             raise InputError(
-                f"{path}: none of its {len(pos)} SNPs is in {plink.prefix}.bim; wrong --bfile?"
+                f"{path}: none of its {len(pos)} SNPs is in {plink.bim_path}; wrong --bfile?"
             )
         scores = np.zeros(plink.n_snps)
         scores[pos[pos >= 0]] = res.score[pos >= 0]

@@ -122,11 +122,11 @@ def gene_test(log, **kw):
         raise InputError("give the effects with one of --shrink or --clusters")
     variants = _variants(kw)
     effects, names = variants["effects"], variants["names"]
-    plink = read_plink(plink_prefix(kw["bfile"]))
+    plink = read_plink(plink_prefix(kw["bfile"]), kw["genotype_format"])
     pos, n_absent = _bim_positions(plink, variants, kw[given[0]])
     keep = pos >= 0
     if n_absent:
-        log.info(f"{n_absent} variants are not in {plink.prefix}.bim and are left out")
+        log.info(f"{n_absent} variants are not in {plink.bim_path} and are left out")
     chrom = normalize_chrom(variants["chrom"][keep])
     genes = read_genes(kw["genes_path"], chromosomes=np.unique(chrom))
     log.info(
@@ -246,7 +246,7 @@ def _bim_positions(plink, variants, path):
     found = pos >= 0
     if not found.any():
         raise InputError(
-            f"{path}: none of its variants is in {plink.prefix}.bim; give the LD reference the "
+            f"{path}: none of its variants is in {plink.bim_path}; give the LD reference the "
             f"effects were shrunk with"
         )
     p = pos[found]
@@ -256,7 +256,7 @@ def _bim_positions(plink, variants, path):
         j = int(np.flatnonzero(bad)[0])
         raise InputError(
             f"{path}: {int(bad.sum())} variants have an A1 that is neither allele in "
-            f"{plink.prefix}.bim (e.g. {variants['snp'][found][j]}); check the build and strand"
+            f"{plink.bim_path} (e.g. {variants['snp'][found][j]}); check the build and strand"
         )
     return pos, int((~found).sum())
 

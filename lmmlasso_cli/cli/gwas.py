@@ -117,6 +117,9 @@ def run_gwas(log, kw):
                 eig = group[0].eig
                 deltas = [pf.null.log_delta if eig is not None else None for pf in group]
                 results = _scan(log, kw, data, reader, group, eig, deltas, method, data.snp_index)
+            from lmmlasso_cli.cli.pipeline import note_dosages
+
+            note_dosages(log, reader)
         for pf, assoc in zip(group, results, strict=True):
             _write(log, kw, data, pf, assoc, multi)
 
@@ -190,7 +193,7 @@ def _scan_loco(log, kw, data, reader, group, method, search):
     chroms = list(dict.fromkeys(plink.chrom[snp_index]))
     if len(kin.chrom_parts) < 2:
         raise InputError(
-            f"{plink.prefix}.bim: --loco needs usable SNPs on at least two chromosomes, found "
+            f"{plink.bim_path}: --loco needs usable SNPs on at least two chromosomes, found "
             f"{', '.join(kin.chrom_parts) or 'none'}; widen --chr or drop --loco"
         )
     log.info(

@@ -58,6 +58,9 @@ def kinship(log, **kw):
             from lmmlasso_cli.errors import InputError
 
             raise InputError(f"{plink.bed_path}: {exc}") from None
+        from lmmlasso_cli.cli.pipeline import note_dosages
+
+        note_dosages(log, reader)
     used = kin.snp_index  # positions in the .bim (the blocks carry .bim positions)
     log.info(
         f"SNPs: {kin.n_snps} used; dropped {kin.n_monomorphic} monomorphic, "

@@ -104,13 +104,21 @@ RUN = [
     click.option("--debug", is_flag=True, help="Show Python tracebacks on errors."),
 ]
 
+PFILE = click.option(
+    "--pfile",
+    metavar="PREFIX",
+    help="PLINK 2 set PREFIX.pgen/.pvar/.psam instead of --bfile (pgenlib; A1 = ALT; "
+    "dosages rounded to hard calls, counted in the log).",
+)
+
 BFILE = [
     click.option(
         "--bfile",
-        required=True,
         metavar="PREFIX",
-        help="PLINK 1 binary set PREFIX.bed/.bim/.fam; genotypes count A1 (.bim column 5).",
-    )
+        help="PLINK 1 binary set PREFIX.bed/.bim/.fam; genotypes count A1 (.bim column 5). "
+        "One of --bfile or --pfile is required.",
+    ),
+    PFILE,
 ]
 
 SAMPLES = [
@@ -367,6 +375,7 @@ def data_options_from(kw: dict, need_pheno: bool = True):
 
     return DataOptions(
         bfile=plink_prefix(kw["bfile"]),
+        genotype_format=kw.get("genotype_format", "bed"),
         pheno=kw.get("pheno"),
         pheno_names=kw.get("pheno_names"),
         mpheno=kw.get("mpheno"),

@@ -40,6 +40,15 @@ def run_units(log, data, n_units: int, threads, desc: str, unit: str, quiet: boo
             return work(shared, map_fn, lambda _: bar.update(1))
 
 
+def note_dosages(log, reader) -> None:
+    """Log how many non-integer .pgen dosages were rounded to hard calls (none for a .bed)."""
+    if reader.n_rounded_dosages:
+        log.info(
+            f"{reader.plink.bed_path}: {reader.n_rounded_dosages} dosages were not whole "
+            f"numbers and were rounded to the nearest hard call"
+        )
+
+
 def output_prefix(out: str, pheno: str, multi: bool) -> str:
     return out + (f".{pheno}" if multi else "")
 
@@ -159,6 +168,7 @@ class GenotypeCache:
                 self.reader, data.snp_index, self.maf, self.block_size, progress=bar.update
             )
         geno = self.geno
+        note_dosages(self.log, self.reader)
         self.log.info(
             f"SNPs: {geno.matrix.shape[1]} analysed over {geno.matrix.shape[0]} individuals; "
             f"dropped {geno.n_monomorphic} monomorphic, {geno.n_all_missing} all-missing, "

@@ -52,6 +52,7 @@ def run_command(body: Callable) -> Callable:
         try:
             log = RunLog(kwargs["out"], quiet=kwargs.get("quiet", False), render=as_flags)
             log.versions()
+            _genotype_source(kwargs)
             from lmmlasso_cli._numba import CACHE_NOTE
 
             if CACHE_NOTE:
@@ -80,6 +81,26 @@ def run_command(body: Callable) -> Callable:
                 log.close()
 
     return wrapper
+
+
+def _genotype_source(kwargs: dict) -> None:
+    """--bfile or --pfile (exactly one, unless merging shards): the prefix goes to ``bfile``
+    and the format to ``genotype_format``."""
+    from lmmlasso_cli.errors import InputError
+
+    if "pfile" not in kwargs:
+        return
+    pfile = kwargs.pop("pfile")
+    if pfile and kwargs.get("bfile"):
+        raise InputError("--bfile and --pfile: give the genotypes once, as one of them")
+    kwargs["genotype_format"] = "pgen" if pfile else "bed"
+    if pfile:
+        kwargs["bfile"] = pfile
+    elif not kwargs.get("bfile") and not kwargs.get("merge"):
+        raise InputError(
+            "no genotypes: give --bfile PREFIX (PLINK 1 .bed/.bim/.fam) or --pfile PREFIX "
+            "(PLINK 2 .pgen/.pvar/.psam)"
+        )
 
 
 def progress_bar(total: int, desc: str, quiet: bool, unit: str = "it"):

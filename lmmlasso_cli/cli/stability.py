@@ -8,6 +8,7 @@ from lmmlasso_cli.cli.options import (
     COVAR,
     LASSO,
     NULL_SEARCH,
+    PFILE,
     PHENO,
     RUN,
     SAMPLES,
@@ -151,8 +152,9 @@ def _report(log, prefix, snps, run, runs, threshold):
     "--bfile",
     metavar="PREFIX",
     help="PLINK 1 binary set PREFIX.bed/.bim/.fam "
-    "(counts A1, .bim column 5). Required unless --merge.",
+    "(counts A1, .bim column 5). Required (or --pfile) unless --merge.",
 )
+@options([PFILE])
 @click.option(
     "--kinship",
     metavar="FILE",

@@ -25,7 +25,8 @@ from lmmlasso_cli.io.tables import Table, read_table, select_columns
 class DataOptions:
     """Everything the shared CLI options say about the inputs."""
 
-    bfile: str
+    bfile: str  # the PLINK prefix
+    genotype_format: str = "bed"  # "bed" (--bfile) or "pgen" (--pfile)
     pheno: str | None = None
     pheno_names: list[str] | None = None
     mpheno: list[int] | None = None
@@ -96,7 +97,7 @@ def _select_snps(plink: PlinkSet, opts: DataOptions) -> tuple[np.ndarray, list[s
         notes.append(f"--exclude {opts.exclude} removed {int((mask & hit).sum())} SNPs")
         mask &= ~hit
     if not mask.any():
-        raise InputError(f"{plink.prefix}.bim: no SNP is left after --chr/--extract/--exclude")
+        raise InputError(f"{plink.bim_path}: no SNP is left after --chr/--extract/--exclude")
     return np.flatnonzero(mask), notes
 
 
@@ -104,13 +105,13 @@ def _phenotype_table(plink: PlinkSet, opts: DataOptions) -> Table:
     if opts.pheno:
         return read_table(opts.pheno, "phenotype")
     names = [f"fam{j + 6}" for j in range(plink.fam_phenotypes.shape[1])]
-    return Table(plink.prefix + ".fam", plink.fid, plink.iid, names, plink.fam_phenotypes, False)
+    return Table(plink.fam_path, plink.fid, plink.iid, names, plink.fam_phenotypes, False)
 
 
 def load_dataset(opts: DataOptions) -> Dataset:
     """Read the PLINK metadata and tables and align the individuals (no genotypes are read)."""
-    plink = read_plink(opts.bfile)
-    fam_label = os.path.basename(plink.prefix + ".fam")
+    plink = read_plink(opts.bfile, opts.genotype_format)
+    fam_label = os.path.basename(plink.fam_path)
     sources = []
     pheno_names: list[str] = []
     pheno_values = np.zeros((0, 0))

@@ -38,6 +38,7 @@ class PlinkSet:
     bp: np.ndarray  # (n_snps,) int64
     a1: np.ndarray  # (n_snps,) str, the counted allele
     a2: np.ndarray  # (n_snps,) str
+    genotype_format: str = "bed"  # "bed" (PLINK 1) or "pgen" (PLINK 2, see `io.pgen`)
 
     @property
     def n_samples(self) -> int:
@@ -49,7 +50,16 @@ class PlinkSet:
 
     @property
     def bed_path(self) -> str:
-        return self.prefix + ".bed"
+        """The genotype file: PREFIX.bed, or PREFIX.pgen for a PLINK 2 set."""
+        return self.prefix + (".pgen" if self.genotype_format == "pgen" else ".bed")
+
+    @property
+    def bim_path(self) -> str:
+        return self.prefix + (".pvar" if self.genotype_format == "pgen" else ".bim")
+
+    @property
+    def fam_path(self) -> str:
+        return self.prefix + (".psam" if self.genotype_format == "pgen" else ".fam")
 
 
 def _split_lines(path: str) -> list[list[str]]:
@@ -142,8 +152,11 @@ def _check_bed(path: str, n_samples: int, n_snps: int, fam: str, bim: str) -> No
         )
 
 
-def read_plink(prefix: str) -> PlinkSet:
-    """Read and validate the .fam/.bim of ``prefix`` and check the .bed's magic bytes and size."""
+def read_plink(prefix: str, genotype_format: str = "bed") -> PlinkSet:
+    """Read and validate the .fam/.bim of ``prefix`` and check the .bed's magic bytes and size;
+    with ``genotype_format="pgen"``, the .psam/.pvar/.pgen of a PLINK 2 set."""
+    if genotype_format == "pgen":
+        return _read_pfile(prefix)
     fam, bim, bed = (prefix + ext for ext in (".fam", ".bim", ".bed"))
     for path in (fam, bim, bed):
         if not os.path.exists(path):
@@ -173,6 +186,42 @@ def read_plink(prefix: str) -> PlinkSet:
     )
 
 
+def _read_pfile(prefix: str) -> PlinkSet:
+    from lmmlasso_cli.io.pgen import read_psam, read_pvar
+
+    psam, pvar, pgen = (prefix + ext for ext in (".psam", ".pvar", ".pgen"))
+    for path in (psam, pvar, pgen):
+        if not os.path.exists(path):
+            raise InputError(
+                f"{path}: file not found; --pfile PREFIX needs PREFIX.pgen/.pvar/.psam"
+            )
+        if os.path.isdir(path):
+            raise InputError(
+                f"{path}: is a directory; --pfile PREFIX needs PREFIX.pgen/.pvar/.psam"
+            )
+    fid, iid, pheno = read_psam(psam)
+    table = read_pvar(pvar)
+    _check_unique_snps(pvar, table["snp"])
+    try:
+        bp = table["bp"].astype(np.int64).to_numpy()
+        cm = table["cm"].astype(np.float64).to_numpy()
+    except ValueError:
+        raise InputError(f"{pvar}: POS (and CM) must be numbers; fix the file") from None
+    return PlinkSet(
+        prefix=prefix,
+        fid=fid,
+        iid=iid,
+        fam_phenotypes=pheno,
+        chrom=table["chrom"].to_numpy(dtype=str),
+        snp=table["snp"].to_numpy(dtype=str),
+        cm=cm,
+        bp=bp,
+        a1=table["a1"].to_numpy(dtype=str),
+        a2=table["a2"].to_numpy(dtype=str),
+        genotype_format="pgen",
+    )
+
+
 class GenotypeReader:
     """Reads blocks of A1 counts for a fixed, ordered subset of individuals.
 
@@ -188,6 +237,14 @@ class GenotypeReader:
         self._all_samples = len(self.sample_index) == plink.n_samples and np.array_equal(
             self.sample_index, np.arange(plink.n_samples)
         )
+        self._pgen = None
+        if plink.genotype_format == "pgen":
+            from lmmlasso_cli.io.pgen import PgenGenotypes
+
+            self._pgen = PgenGenotypes(
+                plink.bed_path, plink.n_samples, plink.n_snps, self.sample_index
+            )
+            return
         self._bed = open_bed(
             plink.bed_path,
             iid_count=plink.n_samples,
@@ -201,7 +258,14 @@ class GenotypeReader:
     def n_samples(self) -> int:
         return len(self.sample_index)
 
+    @property
+    def n_rounded_dosages(self) -> int:
+        """Non-integer dosages of a .pgen rounded to hard calls so far (0 for a .bed)."""
+        return self._pgen.n_rounded if self._pgen is not None else 0
+
     def read(self, snp_index: np.ndarray) -> np.ndarray:
+        if self._pgen is not None:
+            return self._pgen.read(snp_index)
         rows = slice(None) if self._all_samples else self.sample_index
         try:
             return self._bed.read(index=np.s_[rows, np.asarray(snp_index)], dtype="float32")
@@ -216,7 +280,10 @@ class GenotypeReader:
             yield part, self.read(part)
 
     def close(self) -> None:
-        self._bed.__exit__(None, None, None)
+        if self._pgen is not None:
+            self._pgen.close()
+        else:
+            self._bed.__exit__(None, None, None)
 
     def __enter__(self) -> GenotypeReader:
         return self
@@ -238,7 +305,7 @@ def match_snps(
     absent = np.flatnonzero(pos < 0)
     if len(absent):
         raise InputError(
-            f"{plink.prefix}.bim: {len(absent)} of the {len(snp)} SNPs of {what} are missing "
+            f"{plink.bim_path}: {len(absent)} of the {len(snp)} SNPs of {what} are missing "
             f"(e.g. {snp[absent[0]]}); genotype them or impute them first"
         )
     same = plink.a1[pos] == a1
@@ -250,7 +317,7 @@ def match_snps(
     if bad.any():
         j = np.flatnonzero(bad)[0]
         raise InputError(
-            f"{plink.prefix}.bim: {int(bad.sum())} SNPs have alleles that match neither "
+            f"{plink.bim_path}: {int(bad.sum())} SNPs have alleles that match neither "
             f"orientation of {what} (e.g. {snp[j]}: {plink.a1[pos[j]]}/{plink.a2[pos[j]]} vs "
             f"A1 {a1[j]}); check the strand and the build"
         )
@@ -273,6 +340,7 @@ def read_id_list(path: str, columns: int) -> list:
 
 
 def plink_prefix(path: str) -> str:
-    """Accept ``PREFIX`` or ``PREFIX.bed`` for --bfile."""
+    """Accept ``PREFIX`` or ``PREFIX.bed`` for --bfile (``PREFIX.pgen`` for --pfile)."""
     p = Path(path)
-    return str(p.with_suffix("")) if p.suffix in (".bed", ".bim", ".fam") else str(path)
+    suffixes = (".bed", ".bim", ".fam", ".pgen", ".pvar", ".psam")
+    return str(p.with_suffix("")) if p.suffix in suffixes else str(path)
