@@ -27,6 +27,7 @@ COMMANDS = {
     "shrink": "lmmlasso_cli.cli.shrink:shrink",
     "cluster": "lmmlasso_cli.cli.cluster:cluster",
     "gene-test": "lmmlasso_cli.cli.gene_test:gene_test",
+    "pca": "lmmlasso_cli.cli.pca:pca",
 }
 
 

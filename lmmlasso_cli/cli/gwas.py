@@ -45,6 +45,12 @@ N_TOP_HITS = 5
     "two or more chromosomes; memory about (chromosomes + 2) x n² x 8 bytes). --kinship "
     "is ignored.",
 )
+@click.option(
+    "--pcs",
+    type=click.IntRange(1),
+    help="Add the top N principal components as covariates (from --kinship if given, else a "
+    "randomized SVD of the --bfile SNPs, as `lmmlasso pca`).",
+)
 @click.option("--gz", is_flag=True, help="Write PREFIX.gwas.tsv.gz instead of PREFIX.gwas.tsv.")
 @click.option(
     "--plot",
@@ -102,6 +108,8 @@ def run_gwas(log, kw):
     data, kin = load_inputs(log, data_options_from(kw), kinship)
     for note in data.snp_notes:
         log.info(note)
+    if kw["pcs"]:
+        data = _with_pcs(log, kw, data)
     log.info(f"test: {_describe(method, kw)}")
     multi = len(data.pheno_names) > 1
     search = null_search_from(kw)
@@ -122,6 +130,25 @@ def run_gwas(log, kw):
             note_dosages(log, reader)
         for pf, assoc in zip(group, results, strict=True):
             _write(log, kw, data, pf, assoc, multi)
+
+
+def _with_pcs(log, kw, data):
+    """The dataset with the top --pcs principal components appended to its covariates."""
+    import dataclasses
+
+    import numpy as np
+
+    from lmmlasso_cli.cli.pca import principal_components
+
+    pcs = principal_components(log, {**kw, "scaling": "empirical"}, data, kw["pcs"])
+    names = [f"PC{k + 1}" for k in range(kw["pcs"])]
+    log.info(f"covariates: + {kw['pcs']} PCs ({pcs.method}); eigenvalues "
+             + ", ".join(f"{v:.4g}" for v in pcs.values))  # fmt: skip
+    return dataclasses.replace(
+        data,
+        covariates=np.column_stack([data.covariates, pcs.vectors]),
+        covariate_names=[*data.covariate_names, *names],
+    )
 
 
 def _describe(method, kw):

@@ -309,14 +309,18 @@ class StandardizedBlock:
 
 
 def iter_standardized(
-    reader: GenotypeReader, snp_index: np.ndarray, maf_min: float = 0.0, block_size: int = 2048
+    reader: GenotypeReader,
+    snp_index: np.ndarray,
+    maf_min: float = 0.0,
+    block_size: int = 2048,
+    scaling: str = "empirical",
 ):
     """Yield `StandardizedBlock`s over ``snp_index`` in order, dropping the SNPs that
     `read_standardized` drops; memory is one n × block array, never n × p."""
     for start in range(0, len(snp_index), block_size):
         part = np.asarray(snp_index[start : start + block_size])
         counts = reader.read(part)
-        stats = snp_stats(counts)
+        stats = snp_stats(counts, scaling)
         flt = filter_snps(stats, maf_min)
         keep = flt.keep
         yield StandardizedBlock(
@@ -344,12 +348,17 @@ class SnpScales:
 
 
 def snp_scales(
-    reader: GenotypeReader, snp_index: np.ndarray, maf_min: float = 0.0, block_size: int = 2048
+    reader: GenotypeReader,
+    snp_index: np.ndarray,
+    maf_min: float = 0.0,
+    block_size: int = 2048,
+    scaling: str = "empirical",
 ) -> SnpScales:
-    """One streaming pass of `iter_standardized`: which SNPs are usable, with means and sds."""
+    """One streaming pass of `iter_standardized`: which SNPs are usable, with means and sds
+    (``scaling`` "empirical" or "hwe", as `genotypes.snp_stats`)."""
     parts = [
         dataclasses.replace(b, matrix=None)
-        for b in iter_standardized(reader, snp_index, maf_min, block_size)
+        for b in iter_standardized(reader, snp_index, maf_min, block_size, scaling)
     ]
     if not parts or sum(len(b.snp_index) for b in parts) == 0:
         raise InputError(

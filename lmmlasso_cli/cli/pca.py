@@ -1,0 +1,120 @@
+"""`lmmlasso pca`: principal components of the genotypes, in plink2's format."""
+
+from __future__ import annotations
+
+import click
+
+from lmmlasso_cli.cli.options import BFILE, RUN, SAMPLES, SNPS, options
+from lmmlasso_cli.cli.runner import run_command
+
+PCA = [
+    click.option(
+        "--scaling",
+        type=click.Choice(["empirical", "hwe"]),
+        default="empirical",
+        show_default=True,
+        help="Per-SNP sd: empirical or hwe = sqrt(2f(1-f)) as plink2 --pca (without --kinship).",
+    ),
+    click.option(
+        "--n-pcs",
+        type=click.IntRange(1),
+        default=10,
+        show_default=True,
+        help="Number of principal components.",
+    ),
+    click.option(
+        "--kinship",
+        metavar="FILE",
+        help="Take the PCs from this kinship's eigendecomposition (PREFIX.kinship.npz or a GCTA "
+        "GRM)  [default: randomized SVD of the standardized genotypes, streamed in blocks]",
+    ),
+    click.option(
+        "--power-iterations",
+        type=click.IntRange(0),
+        default=6,
+        show_default=True,
+        help="Subspace iterations of the randomized SVD (each one pass over the genotypes).",
+    ),
+    click.option(
+        "--seed",
+        type=click.IntRange(0),
+        default=0,
+        show_default=True,
+        help="Seed of the random start of the randomized SVD.",
+    ),
+]
+
+
+@click.command("pca", short_help="Principal components (plink2 .eigenvec/.eigenval).")
+@options(BFILE, SAMPLES, SNPS, PCA, RUN)
+@run_command
+def pca(log, **kw):
+    """Principal components of K = Z Zᵀ/p, Z the standardized SNPs (mean 0, sd 1, missing at
+    the mean): its top eigenvectors (unit length) and eigenvalues. With --kinship they come from
+    that matrix's eigendecomposition; otherwise from a randomized SVD (subspace iteration,
+    Halko et al. 2011: 1 + --power-iterations + 1 passes over the .bed, memory n × (k + 20)
+    plus one block; no n × p matrix). Writes PREFIX.eigenvec (#FID IID PC1 ... PCk, usable as
+    --covar) and PREFIX.eigenval, as plink2 --pca does. Eigenvalues are on K's scale (mean
+    diagonal 1).
+    """
+    from lmmlasso_cli.cli.options import data_options_from
+    from lmmlasso_cli.io.dataset import load_dataset
+    from lmmlasso_cli.io.pca_file import write_pcs
+
+    data = load_dataset(data_options_from(kw, need_pheno=False))
+    plink, samples = data.plink, data.samples
+    log.info(f"{plink.prefix}: {plink.n_samples} individuals, {plink.n_snps} SNPs")
+    log.info(f"individuals: {samples.n_samples} kept; dropped: {samples.describe_drops()}")
+    for note in data.snp_notes:
+        log.info(note)
+    pcs = principal_components(log, kw, data, kw["n_pcs"])
+    write_pcs(kw["out"], samples.fid, samples.iid, pcs)
+    total = ", ".join(f"{v:.4g}" for v in pcs.values)
+    log.info(f"eigenvalues ({pcs.method}): {total}")
+    log.info(f"wrote {kw['out']}.eigenvec and {kw['out']}.eigenval ({kw['n_pcs']} PCs)")
+
+
+def principal_components(log, kw, data, n_pcs: int):
+    """PCs over the dataset's aligned individuals: from --kinship, else randomized (also used
+    by `gwas --pcs`)."""
+    import numpy as np
+
+    from lmmlasso_cli.cli.runner import progress_bar
+    from lmmlasso_cli.errors import InputError
+    from lmmlasso_cli.io.dataset import snp_scales, standardized_blocks
+    from lmmlasso_cli.io.kinship_file import load_kinship
+    from lmmlasso_cli.io.plink import GenotypeReader
+    from lmmlasso_cli.nullmodel import eigendecompose
+    from lmmlasso_cli.pca import kinship_pcs, randomized_pcs
+
+    samples = data.samples
+    try:
+        if kw.get("kinship"):
+            kin = load_kinship(kw["kinship"])
+            eig = eigendecompose(kin.submatrix(samples.fid, samples.iid))
+            log.info(f"PCs from the eigendecomposition of {kin.path} ({kin.n_snps} SNPs)")
+            return kinship_pcs(eig.eigvals, eig.eigvecs, n_pcs, kin.n_snps)
+        with GenotypeReader(data.plink, samples.fam_index, num_threads=kw["threads"]) as reader:
+            scaling = kw.get("scaling", "empirical")
+            sc = snp_scales(reader, data.snp_index, kw["maf"], kw["block_size"], scaling)
+            log.info(
+                f"PCs by randomized SVD of {len(sc.snp_index)} standardized SNPs "
+                f"({kw.get('power_iterations', 6)} power iterations, seed {kw.get('seed', 0)})"
+            )
+
+            def blocks():
+                return standardized_blocks(reader, sc.snp_index, sc.means, sc.sds, kw["block_size"])
+
+            passes = kw.get("power_iterations", 6) + 2
+            with progress_bar(passes, "PCA passes", kw["quiet"], unit="pass") as bar:
+                return randomized_pcs(
+                    blocks,
+                    samples.n_samples,
+                    len(sc.snp_index),
+                    n_pcs,
+                    np.random.default_rng(kw.get("seed", 0)),
+                    power_iterations=kw.get("power_iterations", 6),
+                    progress=bar.update,
+                )
+    except ValueError as exc:
+        raise InputError(f"--n-pcs {n_pcs}: {exc}") from None
