@@ -107,3 +107,18 @@ def test_long_stability_killed_at_any_moment(toy, toy_kinship, tmp_path, after_s
             np.testing.assert_array_equal(art["reps"], np.arange(40))
     else:
         assert code == 0 and outputs == ["s.stability.npz", "s.stability.tsv"]
+
+
+def test_outputs_get_the_usual_permissions_not_the_temporary_files(tiny, tmp_path):
+    """The temporary file is private (0600) while written; the output, like any file the user
+    creates, follows the umask (group members can read results)."""
+    mask = os.umask(0o022)
+    try:
+        out = tmp_path / "k"
+        assert (
+            _lmmlasso(["kinship", "--bfile", tiny["prefix"], "--out", str(out), "--quiet"]).wait()
+            == 0
+        )
+    finally:
+        os.umask(mask)
+    assert (os.stat(str(out) + ".kinship.npz").st_mode & 0o777) == 0o644

@@ -12,6 +12,7 @@ from lmmlasso_cli.cli.options import (
     MU_GRID,
     NULL_SEARCH,
     PHENO,
+    PLOT,
     RUN,
     SAMPLES,
     SNPS,
@@ -122,6 +123,13 @@ def run_cv(log, kw):
                 "fold_log_delta=" + ",".join(f"{v:.6g}" for v in result.log_delta),
             ]
             write_tsv(prefix + ".cv.tsv", _cv_table(summary, k), header)
+            if kw["plot"]:
+                from lmmlasso_cli.io.plots import plot_cv
+
+                title = f"{pf.pheno.name}: {kw['folds']}-fold CV, rule {kw['rule']}"
+                plot_cv(prefix + ".cv.png", mus, summary.ev_mean, summary.ev_se,
+                        summary.mean_n_active, k, title)  # fmt: skip
+                log.info(f"wrote {prefix}.cv.png")
             log.info(
                 f"{pf.pheno.name}: rule {kw['rule']}: μ={mus[k]:.6g} (index {k}), held-out "
                 f"explained variance {summary.ev_mean[k]:.4f} ± {summary.ev_se[k]:.4f} with "
@@ -163,7 +171,7 @@ def run_cv(log, kw):
     "(fewest SNPs) within one standard error of it.",
 )
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the fold split.")
-@options(LASSO, RUN)
+@options(LASSO, PLOT, RUN)
 @run_command
 def cv(log, **kw):
     """Choose μ by K-fold cross-validation over individuals, then refit on everyone.

@@ -9,6 +9,7 @@ from lmmlasso_cli.cli.options import (
     MU_GRID,
     NULL_SEARCH,
     PHENO,
+    PLOT,
     RUN,
     SAMPLES,
     SNPS,
@@ -69,7 +70,7 @@ PARAMS = (
     "the rotated phenotype and standardized SNPs).",
 )
 @click.option("--n-active", type=click.IntRange(1), help="Find the μ that selects this many SNPs.")
-@options(MU_GRID, LASSO, RUN)
+@options(MU_GRID, LASSO, PLOT, RUN)
 @run_command
 def fit(log, **kw):
     """LMM-Lasso (Rakitsch et al. 2013): sparse SNP effects plus a polygenic random effect.
@@ -96,6 +97,7 @@ def fit(log, **kw):
         load_inputs,
         null_for,
         output_prefix,
+        plot_model,
         write_model,
     )
     from lmmlasso_cli.errors import InputError
@@ -128,4 +130,6 @@ def fit(log, **kw):
             background = background_for(log, data, kin, reader, geno, fit, eig, kw["block_size"])
             prefix = output_prefix(kw["out"], pf.pheno.name, multi)
             extra = {"null_method": method}
-            write_model(log, prefix, data, pf, geno, fit, background, params, extra)
+            model = write_model(log, prefix, data, pf, geno, fit, background, params, extra)
+            if kw["plot"]:
+                plot_model(log, prefix, pf.pheno.name, model)

@@ -313,6 +313,7 @@ LASSO = [
 ]
 
 PLOT_HELP = "Also write the plots (PNG; needs matplotlib: pip install 'lmmlasso-cli[plot]')."
+PLOT = [click.option("--plot", is_flag=True, help=PLOT_HELP)]
 
 # Core messages name parameters as the Python API does, in backquotes; the CLI shows the flag.
 FLAGS = {

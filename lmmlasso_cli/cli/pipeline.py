@@ -324,6 +324,21 @@ def write_model(log, prefix: str, data, pf: PhenotypeFit, geno, fit, background,
     save_model(prefix + ".model.npz", meta, pf.fid, pf.iid, model, pf.pheno.transform)
     write_score(prefix + ".score.tsv", model.score_snps, model.score_weights, header)
     _log_fit(log, pf.pheno.name, prefix, fit, model)
+    return model
+
+
+def plot_model(log, prefix: str, name: str, model, chosen: int | None = None) -> None:
+    """PREFIX.path.png for a path (coefficients against log μ), PREFIX.effects.png for one μ
+    (the selected SNPs along the genome)."""
+    from lmmlasso_cli.io.plots import plot_effects, plot_path
+
+    if len(model.mus) > 1:
+        plot_path(prefix + ".path.png", model.mus, model.fixed_coefs, chosen, name)
+        log.info(f"wrote {prefix}.path.png")
+    else:
+        plot_effects(prefix + ".effects.png", model.fixed.chrom, model.fixed.bp,
+                     model.fixed_coefs[0], f"{name}, μ = {model.mus[0]:.4g}")  # fmt: skip
+        log.info(f"wrote {prefix}.effects.png")
 
 
 def _background_meta(background) -> dict:

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 import click
 
 from lmmlasso_cli.cli.ld_blocks import BLOCK_SNPS, compute_blocks
-from lmmlasso_cli.cli.options import BFILE, RUN, SAMPLES, SNPS, options
+from lmmlasso_cli.cli.options import BFILE, PLOT, RUN, SAMPLES, SNPS, options
 from lmmlasso_cli.cli.runner import run_command
 
 if TYPE_CHECKING:
@@ -95,7 +95,7 @@ METHOD = [
 
 
 @click.command("shrink", short_help="ML-MAGES: shrink LD-inflated marginal effects.")
-@options(BFILE, INPUT, SAMPLES, SNPS, BLOCK_SNPS, METHOD, RUN)
+@options(BFILE, INPUT, SAMPLES, SNPS, BLOCK_SNPS, METHOD, PLOT, RUN)
 @run_command
 def shrink(log, **kw):
     """Shrink marginal GWAS effects with the ML-MAGES network (Liu, Crawford and Ramachandran
@@ -224,6 +224,15 @@ def _shrink(log, kw, inputs):
             f"  {inputs.plink.snp[pos]} chr{inputs.plink.chrom[pos]}:{inputs.plink.bp[pos]} "
             f"BETA_STD={result.beta_std[j]:+.4f} BETA_SHRUNK_STD={result.beta_shrunk_std[j]:+.4f}"
         )
+    if kw["plot"]:
+        from lmmlasso_cli.io.plots import plot_shrink
+
+        import os
+
+        name = os.path.basename(inputs.source)
+        title = f"{name}: {kw['method']} shrinkage, {inputs.n_snps} variants"
+        plot_shrink(kw["out"] + ".shrink.png", result.beta_std, result.beta_shrunk_std, title)
+        log.info(f"wrote {kw['out']}.shrink.png")
     if kw["save_model"] and result.model is not None:
         params = {k: kw[k] for k in ("bfile", "top_r", "n_replicates", "n_models", "seed")}
         save_shrink_model(kw["save_model"], result.model, provenance("shrink", params))

@@ -10,6 +10,7 @@ from lmmlasso_cli.cli.options import (
     NULL_SEARCH,
     PFILE,
     PHENO,
+    PLOT,
     RUN,
     SAMPLES,
     SNPS,
@@ -96,7 +97,7 @@ def _run(log, kw):
             f"{np.max(runs.log_delta):.3f}; {n_bad} fit(s) not converged"
         )
         save_stability(prefix + ".stability.npz", run, params, pf.fid, pf.iid, snps, runs)
-        _report(log, prefix, snps, run, runs, kw["threshold"])
+        _report(log, prefix, snps, run, runs, kw["threshold"], kw["plot"])
     cache.close()
 
 
@@ -120,10 +121,10 @@ def _merge(log, kw):
     save_stability(
         kw["out"] + ".stability.npz", first.run, params, first.fid, first.iid, first.snps, runs
     )
-    _report(log, kw["out"], first.snps, first.run, runs, kw["threshold"])
+    _report(log, kw["out"], first.snps, first.run, runs, kw["threshold"], kw["plot"])
 
 
-def _report(log, prefix, snps, run, runs, threshold):
+def _report(log, prefix, snps, run, runs, threshold, plot=False):
     from lmmlasso_cli.io.stability_file import write_stability_table
     from lmmlasso_cli.selection.stability import summarize_stability
 
@@ -145,6 +146,13 @@ def _report(log, prefix, snps, run, runs, threshold):
     if len(summary.stable) > MAX_LISTED:
         log.info(f"  ... and {len(summary.stable) - MAX_LISTED} more in {prefix}.stability.tsv")
     log.info(f"wrote {prefix}.stability.tsv and {prefix}.stability.npz")
+    if plot:
+        from lmmlasso_cli.io.plots import plot_stability
+
+        title = f"{run['pheno']}: {runs.n_run} replicates, {run['mode']} = {run['value']:g}"
+        plot_stability(prefix + ".stability.png", snps.chrom, snps.bp, summary.frequencies,
+                       threshold, title)  # fmt: skip
+        log.info(f"wrote {prefix}.stability.png")
 
 
 @click.command("stability")
@@ -216,7 +224,7 @@ def _report(log, prefix, snps, run, runs, threshold):
     "--reps) into --out, as a single run would have written them.",
 )
 @click.argument("shards", nargs=-1, metavar="[SHARDS]...")
-@options(LASSO, RUN)
+@options(LASSO, PLOT, RUN)
 @run_command
 def stability(log, **kw):
     """Stability selection (Meinshausen & Bühlmann 2010) as in LMM-Lasso (Rakitsch et al. 2013).

@@ -30,6 +30,15 @@ FORMAT_VERSION = 1
 TEMP_MARK = ".lmmlasso-tmp-"  # in every temporary name: .OUTPUT.lmmlasso-tmp-PID-RANDOM
 
 
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+FILE_MODE = 0o666 & ~_umask()  # what open() would give; mkstemp's 0600 is for the temporary only
+
+
 def _process_alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
@@ -73,6 +82,7 @@ def atomic_path(path: str) -> Iterator[str]:
     os.close(fd)
     try:
         yield tmp
+        os.chmod(tmp, FILE_MODE)
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):

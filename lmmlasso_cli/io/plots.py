@@ -182,3 +182,136 @@ def plot_clusters(path: str, effects: np.ndarray, types: np.ndarray, trait_names
     fig.tight_layout()
     _save(fig, path)
     plt.close(fig)
+
+
+def _genome_x(chrom: np.ndarray, bp: np.ndarray):
+    """x positions along the genome (chromosomes in order of appearance), tick positions and
+    names, and each point's chromosome index."""
+    names = list(dict.fromkeys(chrom))
+    x = np.zeros(len(bp), dtype=float)
+    ticks, offset = [], 0.0
+    for c in names:
+        sel = chrom == c
+        lo = bp[sel].min() if sel.any() else 0
+        span = bp[sel].max() - lo if sel.any() else 0
+        x[sel] = offset + bp[sel] - lo
+        ticks.append(offset + span / 2)
+        offset += span + max(span * 0.02, 1)
+    index = np.array([names.index(c) for c in chrom])
+    return x, ticks, names, index, offset
+
+
+def plot_effects(path: str, chrom, bp, beta, title: str) -> None:
+    """The selected SNPs' standardized effects along the genome (a fit at one μ)."""
+    plt = _pyplot()
+    chrom, bp, beta = np.asarray(chrom), np.asarray(bp), np.asarray(beta, dtype=float)
+    x, ticks, names, index, offset = _genome_x(chrom, bp)
+    fig, ax = plt.subplots(figsize=(11, 4))
+    palette = np.array(["#1f4e79", "#6fa8dc"])
+    ax.vlines(x, 0, beta, colors=palette[index % 2], lw=1.2)
+    ax.scatter(x, beta, c=palette[index % 2], s=10, linewidths=0)
+    ax.axhline(0, color="#7f7f7f", lw=0.5)
+    ax.set_xticks(ticks)
+    ax.set_xticklabels(names, fontsize=7 if len(names) > 12 else 9)
+    ax.set_xlim(-offset * 0.01, offset * 1.01)
+    ax.set_xlabel("chromosome")
+    ax.set_ylabel("BETA_STD (per sd of the SNP)")
+    ax.set_title(f"{title}: {len(beta)} SNPs selected", fontsize=10)
+    ax.spines[["top", "right"]].set_visible(False)
+    fig.tight_layout()
+    _save(fig, path)
+    plt.close(fig)
+
+
+def plot_path(path: str, mus, coefs, chosen: int | None, title: str) -> None:
+    """The regularization path: each selected SNP's standardized coefficient against log10 μ,
+    the chosen μ marked."""
+    plt = _pyplot()
+    mus = np.asarray(mus, dtype=float)
+    coefs = np.asarray(coefs, dtype=float)
+    fig, ax = plt.subplots(figsize=(7.5, 4.6))
+    x = np.log10(mus)
+    for j in range(coefs.shape[1]):
+        ax.plot(x, coefs[:, j], lw=0.9, alpha=0.85)
+    if chosen is not None:
+        ax.axvline(x[chosen], color="#c00000", lw=0.8, ls="--", label=f"μ = {mus[chosen]:.4g}")
+        ax.legend(fontsize=8, frameon=False)
+    ax.axhline(0, color="#7f7f7f", lw=0.5)
+    ax.invert_xaxis()
+    ax.set_xlabel("log10 μ (larger μ: fewer SNPs)")
+    ax.set_ylabel("BETA_STD (per sd of the SNP)")
+    ax.set_title(f"{title}: {coefs.shape[1]} SNPs selected along the path", fontsize=10)
+    ax.spines[["top", "right"]].set_visible(False)
+    fig.tight_layout()
+    _save(fig, path)
+    plt.close(fig)
+
+
+def plot_cv(path: str, mus, ev_mean, ev_se, n_active, chosen: int, title: str) -> None:
+    """Held-out explained variance ± SE against log10 μ, the mean number of active SNPs on a
+    second axis, the chosen μ marked."""
+    plt = _pyplot()
+    x = np.log10(np.asarray(mus, dtype=float))
+    fig, ax = plt.subplots(figsize=(7.5, 4.6))
+    ax.errorbar(x, ev_mean, yerr=ev_se, fmt="o-", ms=3, lw=1, color="#1f4e79", capsize=2,
+                label="held-out explained variance ± SE")  # fmt: skip
+    ax.axvline(x[chosen], color="#c00000", lw=0.8, ls="--", label=f"chosen μ = {mus[chosen]:.4g}")
+    ax.invert_xaxis()
+    ax.set_xlabel("log10 μ")
+    ax.set_ylabel("explained variance (held out)")
+    other = ax.twinx()
+    other.plot(x, n_active, color="#7f7f7f", lw=0.8, ls=":", label="mean active SNPs")
+    other.set_ylabel("mean active SNPs", color="#7f7f7f")
+    lines = ax.get_legend_handles_labels()
+    more = other.get_legend_handles_labels()
+    ax.legend(lines[0] + more[0], lines[1] + more[1], fontsize=8, frameon=False, loc="best")
+    ax.set_title(title, fontsize=10)
+    ax.spines[["top"]].set_visible(False)
+    fig.tight_layout()
+    _save(fig, path)
+    plt.close(fig)
+
+
+def plot_stability(path: str, chrom, bp, freq, threshold: float, title: str) -> None:
+    """Selection frequency along the genome with the threshold π."""
+    plt = _pyplot()
+    chrom, bp, freq = np.asarray(chrom), np.asarray(bp), np.asarray(freq, dtype=float)
+    x, ticks, names, index, offset = _genome_x(chrom, bp)
+    fig, ax = plt.subplots(figsize=(11, 4))
+    palette = np.array(["#1f4e79", "#6fa8dc"])
+    shown = freq > 0
+    ax.scatter(x[shown], freq[shown], c=palette[index[shown] % 2], s=8, linewidths=0)
+    ax.axhline(threshold, color="#c00000", lw=0.8, ls="--", label=f"threshold π = {threshold:g}")
+    ax.set_xticks(ticks)
+    ax.set_xticklabels(names, fontsize=7 if len(names) > 12 else 9)
+    ax.set_xlim(-offset * 0.01, offset * 1.01)
+    ax.set_ylim(0, 1.05)
+    ax.set_xlabel("chromosome")
+    ax.set_ylabel("selection frequency")
+    ax.set_title(title, fontsize=10)
+    ax.legend(loc="upper right", fontsize=8, frameon=False)
+    ax.spines[["top", "right"]].set_visible(False)
+    fig.tight_layout()
+    _save(fig, path)
+    plt.close(fig)
+
+
+def plot_shrink(path: str, marginal, shrunk, title: str) -> None:
+    """Shrunk against marginal standardized effects, with the identity line."""
+    plt = _pyplot()
+    marginal, shrunk = np.asarray(marginal, float), np.asarray(shrunk, float)
+    fig, ax = plt.subplots(figsize=(5.2, 5.0))
+    ax.scatter(marginal, shrunk, s=5, color="#1f4e79", alpha=0.6, linewidths=0)
+    top = max(np.abs(marginal).max(), np.abs(shrunk).max()) * 1.05
+    ax.plot([-top, top], [-top, top], color="#7f7f7f", lw=0.8, ls=":", label="no shrinkage")
+    ax.axhline(0, color="#bfbfbf", lw=0.5)
+    ax.set_xlim(-top, top)
+    ax.set_ylim(-top, top)
+    ax.set_xlabel("marginal BETA_STD")
+    ax.set_ylabel("shrunk BETA_SHRUNK_STD")
+    ax.set_title(title, fontsize=10)
+    ax.legend(fontsize=8, frameon=False, loc="upper left")
+    ax.spines[["top", "right"]].set_visible(False)
+    fig.tight_layout()
+    _save(fig, path)
+    plt.close(fig)
