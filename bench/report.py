@@ -36,6 +36,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import _render_gwas_vs_gemma  # noqa: E402
 import _render_kinship_null  # noqa: E402
 import _render_lasso_fit  # noqa: E402
+import _render_pca_vs_plink2  # noqa: E402
 import _render_score_vs_plink2  # noqa: E402
 import _render_stability_vs_paper  # noqa: E402
 
@@ -173,6 +174,10 @@ SECTIONS = (
             Part("lasso_fit", ("lasso_fit.json", "lasso_fit_quick.json"), _render_lasso_fit.render),
             Part("score_vs_plink2", ("score_vs_plink2.json",), _render_score_vs_plink2.render),
         ),
+    ),
+    Section(
+        "## Principal components vs plink2 (issue 13)",
+        (Part("pca_vs_plink2", ("pca_vs_plink2.json",), _render_pca_vs_plink2.render),),
     ),
 )
 
