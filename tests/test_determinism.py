@@ -97,3 +97,26 @@ def test_every_output_is_the_same_with_one_or_two_threads(runs):
                 np.testing.assert_array_equal(arrays_a[key], arrays_b[key], err_msg=f"{name}:{key}")
         else:
             assert a.read_bytes() == b.read_bytes(), name
+
+
+FRESH = """
+from threadpoolctl import threadpool_info
+from lmmlasso_cli.cli.runner import _one_blas_thread
+with _one_blas_thread():
+    import scipy.linalg  # as a command does when it first needs LAPACK
+    print(sorted({lib["num_threads"] for lib in threadpool_info()}), len(threadpool_info()))
+"""
+
+
+def test_every_blas_library_runs_on_one_thread_inside_a_command():
+    """numpy's and scipy's OpenBLAS (scipy ships its own, loaded when a command first needs
+    it) are both limited while a command runs: checked in a fresh process, where scipy is not
+    loaded yet (in this one it is)."""
+    import subprocess
+    import sys
+
+    env = {**os.environ, "OPENBLAS_NUM_THREADS": "2"}
+    done = subprocess.run([sys.executable, "-c", FRESH], capture_output=True, text=True, env=env)
+    assert done.returncode == 0, done.stderr
+    threads, n_libraries = done.stdout.split("] ")
+    assert threads + "]" == "[1]" and int(n_libraries) >= 2

@@ -34,6 +34,8 @@ def _one_blas_thread():
     """BLAS and LAPACK on one thread: OpenBLAS's gemm, gemv and syevd change their last bits
     with the thread count, so results would depend on --threads. --threads drives worker
     processes, .bed decoding and the kinship's syrk (thread-invariant) instead."""
+    import numpy  # noqa: F401  threadpoolctl limits only the BLAS libraries already loaded,
+    import scipy.linalg  # noqa: F401  and scipy ships its own OpenBLAS
     from threadpoolctl import threadpool_limits
 
     with threadpool_limits(limits=1):

@@ -225,9 +225,9 @@ def _shrink(log, kw, inputs):
             f"BETA_STD={result.beta_std[j]:+.4f} BETA_SHRUNK_STD={result.beta_shrunk_std[j]:+.4f}"
         )
     if kw["plot"]:
-        from lmmlasso_cli.io.plots import plot_shrink
-
         import os
+
+        from lmmlasso_cli.io.plots import plot_shrink
 
         name = os.path.basename(inputs.source)
         title = f"{name}: {kw['method']} shrinkage, {inputs.n_snps} variants"
