@@ -217,8 +217,9 @@ def _tiny_training(blocky, seed, n_models=2):
     means = np.nanmean(blocky["G"][:, :400], axis=0)
     user = np.random.default_rng(1).standard_normal(400) * 0.05
     data = simulate_training_data(
-        reader_of(Z), part, means, user, 3, 8, seed, SimulationGrid(ld_exponents=(-1.0, 0.0))
-    )
+        reader_of(Z), part, means, user, 3, 8, seed, SimulationGrid(ld_exponents=(-1.0, 0.0)),
+        matching="rms",
+    )  # fmt: skip
     ens = train_ensemble(
         data.features, data.target, data.weight, data.replicate, 3,
         MlpSettings(n_models=n_models, max_epochs=4, hidden_layers=(16, 4)), seed=seed,
@@ -237,6 +238,28 @@ def test_training_rows_are_spread_matched(blocky):
         p_causal = SimulationGrid(ld_exponents=(-1.0, 0.0)).points()[data.grid_point[r]][0]
         assert data.n_causal[r] == max(2, round(p_causal * (b - a)))
         assert np.array_equal(data.weight[rows] == 2.0, data.target[rows] != 0)
+
+
+def test_snr_matching_takes_the_users_noise_and_excess_variance(blocky):
+    Z = blocky["Z"][:, :400]
+    part = BlockPartition(np.array([0, 200]), np.array([200, 400]), np.array(["1"] * 2))
+    means = np.nanmean(blocky["G"][:, :400], axis=0)
+    rng = np.random.default_rng(2)
+    se = np.full(400, 0.05)
+    beta = np.concatenate([rng.normal(0, 0.05, 200), rng.normal(0, 0.2, 200)])  # noise | signal
+    grid = SimulationGrid(ld_exponents=(0.0,))
+    data = simulate_training_data(reader_of(Z), part, means, beta, 3, 16, 9, grid,
+                                  se_std=se, matching="snr")  # fmt: skip
+    rms = lambda x: np.sqrt(np.mean(x**2))  # noqa: E731
+    for r in range(16):
+        rows = data.replicate == r
+        assert np.isclose(rms(data.features[rows, 1]), 0.05, rtol=1e-9)  # se' = the user's
+        excess = np.mean(beta[part.starts[data.block[r]] : part.stops[data.block[r]]] ** 2)
+        if excess - 0.05**2 <= 0:  # a block that looks like noise teaches "predict 0"
+            assert not data.target[rows].any()
+    assert data.target[np.isin(data.replicate, np.flatnonzero(data.block == 1))].any()
+    with pytest.raises(ValueError, match="needs the user's standard errors"):
+        simulate_training_data(reader_of(Z), part, means, beta, 3, 2, 9, grid, matching="snr")
 
 
 def test_deterministic_for_a_seed_whatever_the_threads(blocky):

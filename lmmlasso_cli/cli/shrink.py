@@ -74,6 +74,15 @@ METHOD = [
         help="Epochs per network at most (early stopping: 10 epochs without improvement).",
     ),
     click.option(
+        "--matching",
+        type=click.Choice(["snr", "rms"]),
+        default="snr",
+        show_default=True,
+        help="How training simulations match your effects per block: snr = your noise level "
+        "(SE) and your excess variance mean(β²) − mean(se²) as the signal; rms = one factor "
+        "on β, se and b (the grid's signal-to-noise ratio).",
+    ),
+    click.option(
         "--save-model",
         metavar="FILE",
         help="Save the trained ensemble (.npz, plain arrays) for other traits on these genotypes.",
@@ -182,6 +191,7 @@ def _shrink(log, kw, inputs):
                         mlp_settings=settings,
                         map_fn=counting_map,
                         progress=done.update,
+                        matching=kw["matching"],
                     )
     for w in caught:
         log.warning(str(w.message))

@@ -75,6 +75,7 @@ def save_shrink_model(path: str, model: ShrinkModel, meta: dict) -> None:
         "seed": model.seed,
         "grid": dataclasses.asdict(model.grid),
         "settings": dataclasses.asdict(model.settings),
+        "matching": model.matching,
     }
     save_npz(path, MODEL_KIND, info, ensemble_to_arrays(model.ensemble))
 
@@ -113,4 +114,5 @@ def load_shrink_model(path: str, fingerprint: str | None) -> ShrinkModel:
         seed=int(meta.get("seed", 0)),
         grid=SimulationGrid(**grid),
         settings=MlpSettings(**settings),
+        matching=str(meta.get("matching", "rms")),
     )

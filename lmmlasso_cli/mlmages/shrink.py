@@ -46,6 +46,7 @@ class ShrinkModel:
     seed: int = 0
     grid: SimulationGrid = SimulationGrid()
     settings: MlpSettings = MlpSettings()
+    matching: str = "snr"  # how training simulations were matched to the user's effects
 
 
 @dataclass(frozen=True)
@@ -129,6 +130,8 @@ def train_shrink_model(
     grid: SimulationGrid = DEFAULT_GRID,
     settings: MlpSettings = DEFAULT_MLP,
     map_fn: Callable = map,
+    se_std: np.ndarray | None = None,
+    matching: str = "snr",
 ) -> ShrinkModel:
     """Simulate training data from the genotypes (`training`, block by block in this process:
     ``read_block`` may hold an open file) and train the ensemble (`mlp`); ``map_fn`` maps over
@@ -143,6 +146,8 @@ def train_shrink_model(
         seed,
         grid,
         settings.nonzero_weight,
+        se_std=None if se_std is None else np.asarray(se_std, float),
+        matching=matching,
     )
     ensemble = train_ensemble(
         data.features,
@@ -163,6 +168,7 @@ def train_shrink_model(
         seed=seed,
         grid=grid,
         settings=settings,
+        matching=matching,
     )
 
 
@@ -183,6 +189,7 @@ def shrink_effects(
     enet_settings: EnetSettings = DEFAULT_ENET,
     map_fn: Callable = map,
     progress: Callable[[int], None] | None = None,
+    matching: str = "snr",
 ) -> ShrinkResult:
     """Shrink standardized marginal effects ``beta_std``, ``se_std`` (n_snps,) of the analysed
     SNPs, blocked by ``blocks`` (module docstring).
@@ -209,6 +216,8 @@ def shrink_effects(
             grid,
             mlp_settings,
             map_fn,
+            se_std=se_std,
+            matching=matching,
         )
         trained = True
     if model is not None and model.feature_version != FEATURE_VERSION:

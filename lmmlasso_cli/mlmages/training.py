@@ -11,10 +11,17 @@ one point (p, h2, s, w) of the ML-MAGES grid (``simulate_snp_only.py``):
    b is rescaled so that var(Zb) = h2 exactly in the sample and y has mean 0, variance 1;
 4. marginal effects exactly as ``lmmlasso gwas --lm`` computes them (`gwas.prepare_scan` with
    an intercept, `gwas.wald_fixed`): β̂_j, se_j per sd of SNP j and of y;
-5. spread matching (per block; ML-MAGES maps β̂ onto a Laplace fitted to real effects, se by
-   quantiles and β by the ratio of ranges, per 1000-SNP segment): c = rms(user β̂ of the block)
-   / rms(β̂ of the replicate), and β̂, se and the target b are all multiplied by c. One common
-   factor keeps β̂ ≈ Rb + noise(se) intact, so the signal-to-noise ratio is the grid's;
+5. matching to the user's effects in the block (ML-MAGES maps β̂ onto a Laplace fitted to real
+   effects, se by quantiles and β by the ratio of ranges, per 1000-SNP segment). Two rules,
+   ``matching``:
+   - ``snr`` (default): split the replicate's β̂ = m + ε into its signal m = R b and its noise
+     ε, scale the noise by κ = rms(user se)/rms(se) and the signal by α with mean((α m)²) =
+     S = max(mean(user β̂²) − mean(user se²), 0), the user's excess variance: β̂' = α m + κ ε,
+     se' = κ se, target α b. The training then has the user's signal-to-noise ratio, and a
+     block whose effects look like noise (S = 0) teaches the network to predict 0;
+   - ``rms``: c = rms(user β̂)/rms(β̂ of the replicate) multiplies β̂, se and b alike, keeping
+     the grid's signal-to-noise ratio (the first version; it shrinks too little on sparse
+     traits, see bench/README.md);
 6. features of `features.block_features` on (cβ̂, c·se, R), target cb, weight
    ``nonzero_weight`` where b_j ≠ 0 and 1 elsewhere.
 
@@ -90,6 +97,8 @@ def simulate_replicate(
     top_r: int,
     rng: np.random.Generator,
     nonzero_weight: float = DEFAULT_NONZERO_WEIGHT,
+    user_se: np.ndarray | None = None,
+    matching: str = "snr",
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Steps 1–6 of the module docstring for one block; returns (features, target, weight)."""
     n, b = Z.shape
@@ -106,10 +115,24 @@ def simulate_replicate(
     effects[causal] = sim.beta_std * scale
     tests = wald_fixed(prepare_scan(sim.values, np.ones((n, 1))), Z)
     beta_hat, se = np.nan_to_num(tests.beta), np.nan_to_num(tests.se)
-    sim_rms, user_rms = _rms(beta_hat), _rms(np.asarray(user_beta, dtype=np.float64))
+    user_beta = np.asarray(user_beta, dtype=np.float64)
+    weight = np.where(effects != 0, nonzero_weight, 1.0)
+    if matching == "snr":
+        if user_se is None:
+            raise ValueError("`matching` 'snr' needs the user's standard errors `user_se`")
+        signal = R @ effects  # β̂ = z_jᵀ y / n with y = Z b + e standardized: m = R b
+        noise = beta_hat - signal
+        excess = max(float(np.mean(user_beta**2) - np.mean(np.asarray(user_se) ** 2)), 0.0)
+        sim_signal, sim_se, u_se = _rms(signal), _rms(se), _rms(np.asarray(user_se, float))
+        alpha = np.sqrt(excess) / sim_signal if sim_signal > 0 else 0.0
+        kappa = u_se / sim_se if sim_se > 0 and u_se > 0 else 1.0
+        feats = block_features(alpha * signal + kappa * noise, kappa * se, R, top_r).matrix
+        return feats, alpha * effects, weight
+    if matching != "rms":
+        raise ValueError(f"`matching` must be 'snr' or 'rms', got {matching!r}")
+    sim_rms, user_rms = _rms(beta_hat), _rms(user_beta)
     c = user_rms / sim_rms if sim_rms > 0 and user_rms > 0 else 1.0
     feats = block_features(c * beta_hat, c * se, R, top_r).matrix
-    weight = np.where(effects != 0, nonzero_weight, 1.0)
     return feats, c * effects, weight
 
 
@@ -124,6 +147,8 @@ def simulate_training_data(
     grid: SimulationGrid = SimulationGrid(),
     nonzero_weight: float = DEFAULT_NONZERO_WEIGHT,
     map_fn: Callable = map,
+    se_std: np.ndarray | None = None,
+    matching: str = "snr",
 ) -> TrainingData:
     """Simulate ``n_replicates`` replicates (module docstring) over the blocks of ``blocks``
     with at least `MIN_TRAINING_BLOCK` SNPs. ``means`` (n_snps,) are the mean A1 counts and
@@ -152,9 +177,11 @@ def simulate_training_data(
             for r in np.flatnonzero(chosen == t):
                 rng = np.random.default_rng(rep_seeds[r])
                 point = points[grid_point[r]]
+                user_se = None if se_std is None else se_std[a:b]
                 part = simulate_replicate(
-                    Z, R, means[a:b], beta_std[a:b], point, top_r, rng, nonzero_weight
-                )
+                    Z, R, means[a:b], beta_std[a:b], point, top_r, rng, nonzero_weight,
+                    user_se, matching,
+                )  # fmt: skip
                 out.append((int(r), part))
         return out
 
