@@ -33,6 +33,7 @@ def _thread_limits(threads: int | None):
     if threads is None:
         yield
         return
+    import scipy.linalg  # noqa: F401  (load scipy's own BLAS now: a limit binds loaded ones only)
     from threadpoolctl import threadpool_limits
 
     with threadpool_limits(limits=threads):
