@@ -98,6 +98,8 @@ def test_kinship_is_identical_on_every_backend(tiny, data, cluster):
 def test_gwas_over_phenotypes_is_identical_on_the_cluster(data, cluster):
     args = ["gwas", *data["inputs"], "--kinship", data["kinship"], "--block-size", "16"]
     on_backends(data, cluster, "gwas", [*args, "--pheno-name", "q,q_na"])
+    on_backends(data, cluster, "exact", [*args, "--pheno-name", "q", "--exact"])
+    on_backends(data, cluster, "lm", [*args, "--pheno-name", "q", "--lm"])
 
 
 def test_fit_null_and_fit_over_phenotypes_are_identical_on_the_cluster(data, cluster):
