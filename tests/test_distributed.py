@@ -182,7 +182,8 @@ def test_gwas_parts_concatenate_into_the_whole_run(data):
     assert os.stat(parts[0]).st_mtime_ns == stamp  # reused on restart
     other = str(folder / "gother")
     run(*args, "--part", "2/3", "--maf", "0.2", "--out", other)
-    r = run("gwas", "--merge", parts[0], other + ".gwas.tsv", parts[2], "--out", "x", code=1)
+    bad = ["--out", str(folder / "gbad")]
+    r = run("gwas", "--merge", parts[0], other + ".gwas.tsv", parts[2], *bad, code=1)
     assert "another job" in r.output
 
 
