@@ -33,6 +33,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+import _render_distributed  # noqa: E402
 import _render_gwas_vs_gemma  # noqa: E402
 import _render_kinship_null  # noqa: E402
 import _render_lasso_fit  # noqa: E402
@@ -173,6 +174,10 @@ SECTIONS = (
             Part("lasso_fit", ("lasso_fit.json", "lasso_fit_quick.json"), _render_lasso_fit.render),
             Part("score_vs_plink2", ("score_vs_plink2.json",), _render_score_vs_plink2.render),
         ),
+    ),
+    Section(
+        "## Beyond one machine: Dask and job arrays (issue 11)",
+        (Part("distributed", ("distributed.json",), _render_distributed.render),),
     ),
 )
 
