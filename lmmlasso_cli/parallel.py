@@ -145,8 +145,10 @@ def _serial_map(fn, items):
 def _dask_map(client, fn, items):
     task = functools.partial(_one_blas_thread, fn)
     futures = client.map(task, list(items), pure=False, retries=DASK_RETRIES)
-    for future in futures:
-        yield future.result()
+    for i in range(len(futures)):
+        result = futures[i].result()
+        futures[i] = None  # release the unit on the cluster as soon as its result is here
+        yield result
 
 
 @contextlib.contextmanager

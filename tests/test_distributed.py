@@ -203,3 +203,21 @@ def test_a_dying_worker_is_replaced_and_its_unit_rerun(tmp_path, cluster):
         task = functools.partial(_die_once, str(tmp_path / "died"))
         assert list(backend.map(task, [1, 2, 3])) == [2, 4, 6]
     assert (tmp_path / "died").exists()
+
+
+def _is_mapped(shared, _):
+    from lmmlasso_cli.io.shared_arrays import resolve
+
+    return resolve(shared).eigvecs.filename is not None
+
+
+def test_shared_arrays_reach_workers_as_memory_maps_not_copies(tmp_path, cluster):
+    import functools
+
+    from lmmlasso_cli.nullmodel import KinshipEigen
+    from lmmlasso_cli.parallel import open_backend
+
+    eig = KinshipEigen(np.ones(300), np.ones((300, 300)), 0)
+    with open_backend(1, scheduler=cluster, shared_dir=str(tmp_path)) as backend:
+        task = functools.partial(_is_mapped, backend.share(eig))
+        assert all(backend.map(task, range(4)))  # the scheduler re-pickles tasks: still paths

@@ -114,8 +114,10 @@ def _log_null(log, name, null, messages) -> None:
 
 def _null_unit(eig, covariates, search, y):
     """One phenotype's null model and the messages of its warnings (a work unit)."""
+    from lmmlasso_cli.io.shared_arrays import resolve
     from lmmlasso_cli.nullmodel import fit_null_model
 
+    eig = resolve(eig)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", ConvergenceWarning)
         null = fit_null_model(y, eig, covariates, search)
@@ -263,9 +265,11 @@ class LassoRequest:
 def _lasso_unit(X, request: LassoRequest, grid, lasso, item, progress=None):
     """`fit_lmm_lasso` of one phenotype ``item = (y, C, eig, log_delta)`` and its convergence
     warnings' messages (a work unit)."""
+    from lmmlasso_cli.io.shared_arrays import resolve
     from lmmlasso_cli.lmmlasso import fit_lmm_lasso
 
     y, C, eig, log_delta = item
+    X, eig = resolve(X), resolve(eig)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", ConvergenceWarning)
         fit = fit_lmm_lasso(

@@ -138,8 +138,10 @@ def run_simulate(log, kw):
 
 def _replicate_unit(Z, eig, h2s, h2b, effect_dist, item):
     """One replicate ``item = (columns of Z, generator)`` (a work unit)."""
+    from lmmlasso_cli.io.shared_arrays import resolve
     from lmmlasso_cli.simulate import simulate_phenotype
 
+    Z, eig = resolve(Z), resolve(eig)
     cols, rng = item
     return simulate_phenotype(Z[:, cols], eig, h2s, h2b, rng, effect_dist)
 

@@ -2,9 +2,9 @@
 
 `shared_folder` yields ``share(obj)``: it writes an array (`SharedArray`) or the array fields of
 a frozen dataclass (a `TrainingData`, a `KinshipEigen`, ...; `SharedRecord`) to .npy files in
-one folder.
-A record pickles as its class, the file paths and the other fields; unpickled in a worker it
-becomes the dataclass again, over read-only memory maps opened once per process. So a process
+one folder. Both pickle as file paths and stay so, however often they are pickled (a Dask
+scheduler unpickles and re-pickles every task); the unit that computes calls `resolve` (or
+reads a record's fields) and gets read-only memory maps opened once per process. So a process
 pool or a Dask cluster never copies the genotypes or the n × n eigenvectors through a pipe: the
 folder must be one every worker sees (``$TMPDIR`` on one machine, shared storage on a cluster).
 """
@@ -29,37 +29,48 @@ def _open_npy(path: str) -> np.ndarray:
     return np.load(path, mmap_mode="r")
 
 
-def _rebuild(cls, paths: dict, values: dict):
-    return cls(**values, **{name: _open_npy(path) for name, path in paths.items()})
-
-
 class SharedRecord:
-    """A dataclass stored as .npy files; pickles as paths and rebuilds itself when unpickled."""
+    """A dataclass stored as .npy files. Pickles as its class, paths and small fields, and stays
+    this record through any number of pickle round trips (a Dask scheduler unpickles and
+    re-pickles tasks); `resolve` or any field access turns it into the dataclass over memory
+    maps, in the process that uses it."""
 
     def __init__(self, cls, paths: dict, values: dict):
         self.cls, self.paths, self.values = cls, dict(paths), dict(values)
 
     def __reduce__(self):
-        return (_rebuild, (self.cls, self.paths, self.values))
+        return (SharedRecord, (self.cls, self.paths, self.values))
 
     def load(self):
-        """The dataclass itself, over memory maps (as a worker sees it)."""
-        return _rebuild(self.cls, self.paths, self.values)
+        """The dataclass itself, over memory maps opened once per process."""
+        arrays = {name: _open_npy(path) for name, path in self.paths.items()}
+        return self.cls(**self.values, **arrays)
 
     def __getattr__(self, name: str):
-        if name in ("cls", "paths", "values"):
+        # fields and properties only: a dunder probe must not load the arrays
+        if name.startswith("__") or name in ("cls", "paths", "values"):
             raise AttributeError(name)
         return getattr(self.load(), name)
 
 
 class SharedArray:
-    """An array stored as a .npy file; pickles as its path, unpickles as a read-only map."""
+    """An array stored as a .npy file; pickles as its path (and stays a `SharedArray`, as
+    `SharedRecord` does); `resolve` gives the read-only memory map."""
 
     def __init__(self, path: str):
         self.path = path
 
     def __reduce__(self):
-        return (_open_npy, (self.path,))
+        return (SharedArray, (self.path,))
+
+
+def resolve(obj):
+    """What a unit computes with: the dataclass or array behind a shared object, else ``obj``."""
+    if isinstance(obj, SharedArray):
+        return _open_npy(obj.path)
+    if isinstance(obj, SharedRecord):
+        return obj.load()
+    return obj
 
 
 @contextlib.contextmanager

@@ -84,7 +84,9 @@ def gwas_unit(source, block_size, maf, eig, models, method, log_delta_range, pos
     """Scan the SNPs at ``positions`` (standardized in blocks, unusable SNPs dropped)."""
     from lmmlasso_cli.gwas import scan
     from lmmlasso_cli.io.dataset import iter_standardized
+    from lmmlasso_cli.io.shared_arrays import resolve
 
+    eig, models = resolve(eig), [resolve(m) for m in models]
     counts = np.zeros(3, dtype=np.int64)
 
     def blocks(reader):
