@@ -69,10 +69,12 @@ def render(result: dict, notes, source: str) -> str:
         "pool, any Dask cluster; the tests check it); a serial run with two BLAS threads may "
         "round matrix products differently.",
         "",
-        "On two cores, a serial kinship or gwas already keeps both cores busy inside BLAS, so "
-        "two single-threaded workers can at best match it; Dask then adds its start-up, the "
-        "shared files, and moving each unit's n × n kinship part between processes. "
-        "Stability replicates are independent and long, the case the pool and Dask are for.",
+        "With `--threads 2` a serial kinship or gwas runs BLAS on both cores itself, so two "
+        "single-threaded workers have no extra core to use: the difference between those rows "
+        "is how each coped with the other sessions' load (CPU s / wall s is the cores a run "
+        "got) plus Dask's start-up, the shared files and, for kinship, moving each unit's "
+        "n × n part between processes. Stability replicates are independent and long: the "
+        "case the pool and Dask are for.",
         "",
         "### Overhead per task",
         "",
