@@ -33,6 +33,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+import _render_distributed  # noqa: E402
 import _render_gwas_vs_gemma  # noqa: E402
 import _render_kinship_null  # noqa: E402
 import _render_lasso_fit  # noqa: E402
@@ -178,6 +179,10 @@ SECTIONS = (
     Section(
         "## Principal components vs plink2 (issue 13)",
         (Part("pca_vs_plink2", ("pca_vs_plink2.json",), _render_pca_vs_plink2.render),),
+    ),
+    Section(
+        "## Beyond one machine: Dask and job arrays (issue 11)",
+        (Part("distributed", ("distributed.json",), _render_distributed.render),),
     ),
 )
 

@@ -322,6 +322,15 @@ def merge(parts: list[Association]) -> Association:
     return Association(method=parts[0].method, n_samples=parts[0].n_samples, df=parts[0].df, **cat)
 
 
+def concatenate(parts: list[Association]) -> Association:
+    """Scans of consecutive SNP ranges of one phenotype, in the order given."""
+    if len(parts) == 1:
+        return parts[0]
+    fields = ("snp_index", "beta", "se", "beta_std", "t_stat", "p_value", "log_delta")
+    cat = {f: np.concatenate([getattr(p, f) for p in parts]) for f in fields}
+    return Association(method=parts[0].method, n_samples=parts[0].n_samples, df=parts[0].df, **cat)
+
+
 def genomic_control(t_stat: np.ndarray) -> float:
     """λ_GC = median(T²) / median of χ²(1) (0.454936), over the finite statistics."""
     t = np.asarray(t_stat)

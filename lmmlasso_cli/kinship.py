@@ -7,8 +7,10 @@ With Z the (n_samples, p) matrix of standardized SNPs (see `genotypes`), the kin
 so that mean(diag(K)) = 1 and trace(K) = n_samples. With the empirical scaling scale is 1 up to
 rounding (every column of Z has sum of squares n); with the HWE scaling it is not. Peak memory is
 one n×n float64 accumulator plus one n×block_size block: the n×p matrix is never formed.
-Per-chromosome parts can be kept (``by_chromosome``) so that leave-one-chromosome-out kinships
-follow by subtraction.
+Per-chromosome parts can be kept (``chrom``) so that leave-one-chromosome-out kinships
+follow by subtraction. The sum Z Zᵀ splits over SNP ranges (`KinshipPart`, `add_parts`): work
+units of a cluster and the parts of a job array each hold the sum of their range, added in
+one fixed tree (`parallel.tree_sum`).
 """
 
 from __future__ import annotations
@@ -57,7 +59,26 @@ def _symmetrize(upper: np.ndarray) -> np.ndarray:
     return full
 
 
-def compute_kinship(
+@dataclass(frozen=True)
+class KinshipPart:
+    """The unnormalized sums of one range of SNP blocks: what a work unit or a job-array part
+    returns, and what `add_parts` adds. ``upper`` holds Σ z zᵀ on its upper triangle only."""
+
+    upper: np.ndarray  # (n_samples, n_samples) Fortran order, upper triangle valid
+    snp_index: np.ndarray  # (k,) positions of the SNPs used, in order
+    means: np.ndarray  # (k,)
+    sds: np.ndarray  # (k,)
+    n_all_missing: int
+    n_monomorphic: int
+    n_low_maf: int
+    chrom_parts: dict | None = None  # chrom -> (upper Σ z zᵀ over its SNPs, n_snps), if asked
+
+    @property
+    def n_snps(self) -> int:
+        return len(self.snp_index)
+
+
+def kinship_part(
     blocks: Iterable[tuple[np.ndarray, np.ndarray]],
     n_samples: int,
     maf_min: float = 0.0,
@@ -65,15 +86,9 @@ def compute_kinship(
     chrom: np.ndarray | None = None,
     progress: Callable[[int], None] | None = None,
     blas_threads: int | None = None,
-) -> Kinship:
-    """Accumulate the kinship over ``(positions, counts)`` blocks.
-
-    ``positions`` label the block's SNPs (e.g. their rows in the .bim) and are returned for the
-    SNPs used; ``counts`` is (n_samples, block) with NaN for missing. SNPs with no calls,
-    monomorphic SNPs and SNPs below ``maf_min`` are skipped and counted. When ``chrom`` is given
-    (indexed by the same positions), per-chromosome parts are kept too. ``blas_threads`` limits
-    the threads of the block products (default: as the caller's BLAS is set).
-    """
+) -> KinshipPart:
+    """Accumulate Σ z zᵀ over ``(positions, counts)`` blocks, in block order (see
+    `compute_kinship` for the blocks and the filters; ``blas_threads`` for the products)."""
     acc = np.zeros((n_samples, n_samples), order="F")
     parts: dict = {}
     kept, means, sds = [], [], []
@@ -101,32 +116,93 @@ def compute_kinship(
             sds.append(stats.sds[flt.keep])
         if progress is not None:
             progress(len(positions))
-    n_snps = int(sum(len(k) for k in kept))
+
+    def cat(arrays, dtype):
+        return np.concatenate(arrays) if arrays else np.zeros(0, dtype=dtype)
+
+    return KinshipPart(
+        upper=acc,
+        snp_index=cat(kept, np.int64),
+        means=cat(means, np.float64),
+        sds=cat(sds, np.float64),
+        n_all_missing=n_missing,
+        n_monomorphic=n_mono,
+        n_low_maf=n_maf,
+        chrom_parts=None if chrom is None else parts,
+    )
+
+
+def add_parts(a: KinshipPart, b: KinshipPart) -> KinshipPart:
+    """The part of the SNPs of ``a`` followed by those of ``b`` (sums a + b, in that order)."""
+    chrom_parts = None
+    if a.chrom_parts is not None or b.chrom_parts is not None:
+        chrom_parts = dict(a.chrom_parts or {})
+        for c, (upper, count) in (b.chrom_parts or {}).items():
+            if c in chrom_parts:
+                chrom_parts[c] = (chrom_parts[c][0] + upper, chrom_parts[c][1] + count)
+            else:
+                chrom_parts[c] = (upper, count)
+    return KinshipPart(
+        upper=np.asfortranarray(a.upper + b.upper),
+        snp_index=np.concatenate([a.snp_index, b.snp_index]),
+        means=np.concatenate([a.means, b.means]),
+        sds=np.concatenate([a.sds, b.sds]),
+        n_all_missing=a.n_all_missing + b.n_all_missing,
+        n_monomorphic=a.n_monomorphic + b.n_monomorphic,
+        n_low_maf=a.n_low_maf + b.n_low_maf,
+        chrom_parts=chrom_parts,
+    )
+
+
+def finish_kinship(part: KinshipPart, scaling: str = "empirical") -> Kinship:
+    """Symmetrize and normalize a `KinshipPart` over all SNPs into the `Kinship`."""
+    n_snps = part.n_snps
     if n_snps == 0:
         raise ValueError("no usable SNP: all were missing, monomorphic or below the MAF cut-off")
     chrom_parts = None
-    if chrom is not None:
-        chrom_parts = {c: (_symmetrize(p), n) for c, (p, n) in parts.items()}
-        total = np.zeros((n_samples, n_samples))
-        for part, _ in chrom_parts.values():
-            total += part
+    if part.chrom_parts is not None:
+        chrom_parts = {c: (_symmetrize(p), n) for c, (p, n) in part.chrom_parts.items()}
+        total = np.zeros_like(part.upper, order="C")
+        for upper, _ in chrom_parts.values():
+            total += upper
     else:
-        total = _symmetrize(acc)
+        total = _symmetrize(part.upper)
     total /= n_snps
     scale = float(np.mean(np.diag(total)))
     total /= scale
     return Kinship(
         matrix=total,
-        snp_index=np.concatenate(kept),
-        means=np.concatenate(means),
-        sds=np.concatenate(sds),
+        snp_index=part.snp_index,
+        means=part.means,
+        sds=part.sds,
         scale=scale,
         scaling=scaling,
-        n_all_missing=n_missing,
-        n_monomorphic=n_mono,
-        n_low_maf=n_maf,
+        n_all_missing=part.n_all_missing,
+        n_monomorphic=part.n_monomorphic,
+        n_low_maf=part.n_low_maf,
         chrom_parts=chrom_parts,
     )
+
+
+def compute_kinship(
+    blocks: Iterable[tuple[np.ndarray, np.ndarray]],
+    n_samples: int,
+    maf_min: float = 0.0,
+    scaling: str = "empirical",
+    chrom: np.ndarray | None = None,
+    progress: Callable[[int], None] | None = None,
+    blas_threads: int | None = None,
+) -> Kinship:
+    """Accumulate the kinship over ``(positions, counts)`` blocks.
+
+    ``positions`` label the block's SNPs (e.g. their rows in the .bim) and are returned for the
+    SNPs used; ``counts`` is (n_samples, block) with NaN for missing. SNPs with no calls,
+    monomorphic SNPs and SNPs below ``maf_min`` are skipped and counted. When ``chrom`` is given
+    (indexed by the same positions), per-chromosome parts are kept too. One pass, one
+    accumulator; `kinship_part` + `add_parts` split the same sum into work units.
+    """
+    part = kinship_part(blocks, n_samples, maf_min, scaling, chrom, progress, blas_threads)
+    return finish_kinship(part, scaling)
 
 
 def leave_one_chromosome_out(kin: Kinship, chrom: str) -> np.ndarray:

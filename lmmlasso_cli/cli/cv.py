@@ -15,6 +15,7 @@ from lmmlasso_cli.cli.options import (
     PLOT,
     RUN,
     SAMPLES,
+    SCHEDULER,
     SNPS,
     kinship_option,
     options,
@@ -67,6 +68,7 @@ def run_cv(log, kw):
     from lmmlasso_cli.cli.pipeline import (
         GenotypeCache,
         LassoRequest,
+        backend_for,
         background_for,
         fit_lasso,
         iter_phenotypes,
@@ -86,7 +88,10 @@ def run_cv(log, kw):
     multi = len(data.pheno_names) > 1
     params = {k: kw.get(k) for k in FIT_PARAMS}
     search = null_search_from(kw)
-    with GenotypeCache(log, data, kw["maf"], kw["block_size"], kw["threads"], kw["quiet"]) as cache:
+    with (
+        GenotypeCache(log, data, kw["maf"], kw["block_size"], kw["threads"], kw["quiet"]) as cache,
+        backend_for(log, kw, kw["folds"], processes=True) as backend,
+    ):
         for pf in iter_phenotypes(log, data, kin, kw["transform"], search):
             eig, log_delta = pf.eig, pf.null.log_delta
             reader, geno = cache.get(pf)
@@ -100,9 +105,9 @@ def run_cv(log, kw):
             )
             result = run_units(
                 log,
+                backend,
                 training,
                 len(folds),
-                kw["threads"],
                 "cv folds",
                 "fold",
                 kw["quiet"],
@@ -171,7 +176,7 @@ def run_cv(log, kw):
     "(fewest SNPs) within one standard error of it.",
 )
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the fold split.")
-@options(LASSO, PLOT, RUN)
+@options(LASSO, PLOT, SCHEDULER, RUN)
 @run_command
 def cv(log, **kw):
     """Choose μ by K-fold cross-validation over individuals, then refit on everyone.
@@ -183,6 +188,6 @@ def cv(log, **kw):
     mean ± SE of held-out explained variance and MSE, and the variance of the SNP and
     background parts) and, at the chosen μ, the outputs of `lmmlasso fit` (PREFIX.model.npz for
     `lmmlasso predict`, .weights.tsv, .path.tsv, .score.tsv). --threads N runs folds in N
-    worker processes.
+    worker processes, --scheduler on a Dask cluster (the same results).
     """
     run_cv(log, kw)

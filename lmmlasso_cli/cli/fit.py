@@ -12,6 +12,7 @@ from lmmlasso_cli.cli.options import (
     PLOT,
     RUN,
     SAMPLES,
+    SCHEDULER,
     SNPS,
     options,
 )
@@ -70,7 +71,7 @@ PARAMS = (
     "the rotated phenotype and standardized SNPs).",
 )
 @click.option("--n-active", type=click.IntRange(1), help="Find the μ that selects this many SNPs.")
-@options(MU_GRID, LASSO, PLOT, RUN)
+@options(MU_GRID, LASSO, PLOT, SCHEDULER, RUN)
 @run_command
 def fit(log, **kw):
     """LMM-Lasso (Rakitsch et al. 2013): sparse SNP effects plus a polygenic random effect.
@@ -81,7 +82,10 @@ def fit(log, **kw):
     sample), solved by coordinate descent and certified by the duality gap. Without --mu or
     --n-active, fits a path of --n-mu values. Writes PREFIX.weights.tsv, PREFIX.path.tsv,
     PREFIX.model.npz (for `lmmlasso predict`) and PREFIX.score.tsv (for plink2 --score).
+    With --scheduler, each phenotype's null model and Lasso fit are units on a Dask cluster.
     """
+    import itertools
+
     from lmmlasso_cli.cli.options import (
         data_options_from,
         lasso_from,
@@ -91,8 +95,9 @@ def fit(log, **kw):
     from lmmlasso_cli.cli.pipeline import (
         GenotypeCache,
         LassoRequest,
+        backend_for,
         background_for,
-        fit_lasso,
+        fit_lasso_batch,
         iter_phenotypes,
         load_inputs,
         null_for,
@@ -116,20 +121,31 @@ def fit(log, **kw):
     grid, lasso = mu_grid_from(kw), lasso_from(kw)
     params = {k: kw.get(k) for k in PARAMS}
     multi = len(data.pheno_names) > 1
-    with GenotypeCache(log, data, kw["maf"], kw["block_size"], kw["threads"], kw["quiet"]) as cache:
-        for pf in iter_phenotypes(log, data, kin, kw["transform"], search, need_eig=refit):
-            eig, log_delta, method = null_for(
-                log, pf, kin is not None, kw["null_path"], kw["bfile"]
+    policy, quiet = kw["on_nonconvergence"], kw["quiet"]
+    with (
+        GenotypeCache(log, data, kw["maf"], kw["block_size"], kw["threads"], quiet) as cache,
+        backend_for(log, kw) as backend,
+    ):
+        fits = iter_phenotypes(log, data, kin, kw["transform"], search, refit, backend)
+        for _, group in itertools.groupby(fits, key=lambda pf: pf.group):
+            group = list(group)
+            nulls = [
+                null_for(log, pf, kin is not None, kw["null_path"], kw["bfile"]) for pf in group
+            ]
+            reader, geno = cache.get(group[0])
+            items = [
+                (pf.pheno.values, pf.covariates, eig, log_delta)
+                for pf, (eig, log_delta, _) in zip(group, nulls, strict=True)
+            ]
+            lasso_fits = fit_lasso_batch(
+                log, backend, geno.matrix, items, request, grid, lasso, policy, quiet
             )
-            reader, geno = cache.get(pf)
-            y, C = pf.pheno.values, pf.covariates
-            policy, quiet = kw["on_nonconvergence"], kw["quiet"]
-            fit = fit_lasso(
-                log, geno.matrix, y, C, eig, log_delta, request, grid, lasso, policy, quiet
-            )
-            background = background_for(log, data, kin, reader, geno, fit, eig, kw["block_size"])
-            prefix = output_prefix(kw["out"], pf.pheno.name, multi)
-            extra = {"null_method": method}
-            model = write_model(log, prefix, data, pf, geno, fit, background, params, extra)
-            if kw["plot"]:
-                plot_model(log, prefix, pf.pheno.name, model)
+            for pf, (eig, _, method), fit in zip(group, nulls, lasso_fits, strict=True):
+                background = background_for(
+                    log, data, kin, reader, geno, fit, eig, kw["block_size"]
+                )
+                prefix = output_prefix(kw["out"], pf.pheno.name, multi)
+                extra = {"null_method": method}
+                model = write_model(log, prefix, data, pf, geno, fit, background, params, extra)
+                if kw["plot"]:
+                    plot_model(log, prefix, pf.pheno.name, model)

@@ -9,6 +9,7 @@ from lmmlasso_cli.cli.options import (
     PHENO,
     RUN,
     SAMPLES,
+    SCHEDULER,
     data_options_from,
     kinship_option,
     null_search_from,
@@ -35,7 +36,7 @@ PARAMS = (
 
 
 @click.command("fit-null")
-@options(BFILE, kinship_option(), PHENO, COVAR, SAMPLES, NULL_SEARCH, RUN)
+@options(BFILE, kinship_option(), PHENO, COVAR, SAMPLES, NULL_SEARCH, SCHEDULER, RUN)
 @run_command
 def fit_null(log, **kw):
     """Fit the null LMM y = Cα + u + ε, u ~ N(0, σg²K), ε ~ N(0, σe²I).
@@ -44,15 +45,17 @@ def fit_null(log, **kw):
     on a grid and every interior local optimum refined with Brent. Reports δ, σg², σe², h² =
     σg²/(σg²+σe²) with its standard error, the log-likelihood (ML or REML) and the covariate
     coefficients, on the transformed phenotype's scale. Writes PREFIX.null.tsv (one row per
-    phenotype) and PREFIX.null.npz (eigendecompositions and δ, for `lmmlasso fit`).
+    phenotype) and PREFIX.null.npz (eigendecompositions and δ, for `lmmlasso fit`). With
+    --scheduler, each phenotype's δ search is a unit on a Dask cluster (same results).
     """
-    from lmmlasso_cli.cli.pipeline import iter_phenotypes, load_inputs
+    from lmmlasso_cli.cli.pipeline import backend_for, iter_phenotypes, load_inputs
     from lmmlasso_cli.io.artifacts import provenance
     from lmmlasso_cli.io.null_file import save_null, write_null_table
 
     data, kin = load_inputs(log, data_options_from(kw), kw["kinship"])
     search = null_search_from(kw)
-    fits = list(iter_phenotypes(log, data, kin, kw["transform"], search))
+    with backend_for(log, kw) as backend:
+        fits = list(iter_phenotypes(log, data, kin, kw["transform"], search, backend=backend))
     meta = provenance("fit-null", {k: kw.get(k) for k in PARAMS})
     meta["covariate_names"] = data.covariate_names
     groups, rows, table = [], [], []

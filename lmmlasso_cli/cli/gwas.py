@@ -5,22 +5,32 @@ from __future__ import annotations
 import click
 
 from lmmlasso_cli.cli.options import (
-    BFILE,
     COVAR,
     NULL_SEARCH,
+    PFILE,
     PHENO,
     RUN,
     SAMPLES,
+    SCHEDULER,
     SNPS,
     options,
+    part_option,
 )
 from lmmlasso_cli.cli.runner import run_command
 
 N_TOP_HITS = 5
+BLOCKS_PER_UNIT = 4  # a work unit tests 4 blocks of --block-size SNPs (8192 by default)
+JOB_PARAMS = ("maf", "block_size", "exact", "lm", "log_delta_range", "transform", "reml")
 
 
 @click.command("gwas")
-@options(BFILE)
+@click.option(
+    "--bfile",
+    metavar="PREFIX",
+    help="PLINK 1 binary set PREFIX.bed/.bim/.fam; genotypes count A1 (.bim column 5). "
+    "Required (or --pfile) unless --merge.",
+)
+@options([PFILE])
 @click.option(
     "--kinship",
     metavar="FILE",
@@ -58,7 +68,22 @@ N_TOP_HITS = 5
     help="Also write PREFIX.manhattan.png and PREFIX.qq.png (needs matplotlib: "
     "pip install 'lmmlasso-cli[plot]').",
 )
-@options(RUN)
+@options(
+    part_option(
+        "test only the K-th of N contiguous SNP ranges (whole units of 4 blocks); the parts "
+        "concatenate into the whole run's file with --merge (or the shell, see the README). A "
+        "part already written by the same job is reused. Not with --loco."
+    )
+)
+@click.option(
+    "--merge",
+    "merge_parts",
+    is_flag=True,
+    help="Concatenate the part files PARTS (PREFIX.gwas.tsv[.gz] of parts 1..N of one job, "
+    "one phenotype) into PREFIX.gwas.tsv[.gz] (with --gz).",
+)
+@click.argument("parts", nargs=-1, metavar="[PARTS]...")
+@options(SCHEDULER, RUN)
 @run_command
 def gwas(log, **kw):
     """Test every SNP: y = Cα + xβ + u + ε, u ~ N(0, σg²K), ε ~ N(0, σe²I).
@@ -74,13 +99,24 @@ def gwas(log, **kw):
     Writes PREFIX.gwas.tsv (PREFIX.PHENO.gwas.tsv for several phenotypes) with PLINK 2 columns
     #CHROM POS ID REF ALT A1 OBS_CT BETA SE T_STAT P (BETA, SE per copy of A1 = .bim column 5;
     LOG_DELTA too with --exact). Monomorphic and all-missing SNPs are dropped and counted; the
-    log gives the genomic-control λ = median(T²)/0.4549.
+    log gives the genomic-control λ = median(T²)/0.4549. SNPs are tested in units of 4 blocks
+    of --block-size, in this process or on a Dask cluster (--scheduler), with the same results.
     """
-    run_gwas(log, kw)
+    if kw["merge_parts"]:
+        _merge(log, kw)
+    else:
+        run_gwas(log, kw)
 
 
 def _check(kw):
     from lmmlasso_cli.errors import InputError
+
+    if not kw.get("bfile"):
+        raise InputError("gwas needs --bfile (or --merge PART.gwas.tsv ... to concatenate parts)")
+    if kw["parts"]:
+        raise InputError(f"{kw['parts'][0]}: part files are only read with --merge")
+    if kw["part"] and kw["loco"]:
+        raise InputError("--part splits one scan; --loco runs per chromosome: use --chr instead")
 
     if kw["lm"] and (kw["exact"] or kw["loco"]):
         flag = "--exact" if kw["exact"] else "--loco"
@@ -93,10 +129,11 @@ def _check(kw):
 
 
 def run_gwas(log, kw):
+    import contextlib
     import itertools
 
     from lmmlasso_cli.cli.options import data_options_from, null_search_from
-    from lmmlasso_cli.cli.pipeline import iter_phenotypes, load_inputs
+    from lmmlasso_cli.cli.pipeline import backend_for, iter_phenotypes, load_inputs
     from lmmlasso_cli.io.plink import GenotypeReader
 
     _check(kw)
@@ -113,23 +150,30 @@ def run_gwas(log, kw):
     log.info(f"test: {_describe(method, kw)}")
     multi = len(data.pheno_names) > 1
     search = null_search_from(kw)
-    fits = iter_phenotypes(
-        log, data, kin, kw["transform"], search if with_kinship else None, need_eig=with_kinship
-    )
-    for _, group in itertools.groupby(fits, key=lambda pf: pf.group):
-        group = list(group)
-        with GenotypeReader(data.plink, group[0].fam_index, num_threads=kw["threads"]) as reader:
+    with contextlib.ExitStack() as stack:
+        backend = None if kw["loco"] else stack.enter_context(backend_for(log, kw))
+        fits = iter_phenotypes(
+            log,
+            data,
+            kin,
+            kw["transform"],
+            search if with_kinship else None,
+            need_eig=with_kinship,
+            backend=backend,
+        )
+        for _, group in itertools.groupby(fits, key=lambda pf: pf.group):
+            group = list(group)
             if kw["loco"]:
-                results = _scan_loco(log, kw, data, reader, group, method, search)
+                with GenotypeReader(data.plink, group[0].fam_index, kw["threads"]) as reader:
+                    results = _scan_loco(log, kw, data, reader, group, method, search)
+                header = []
             else:
                 eig = group[0].eig
                 deltas = [pf.null.log_delta if eig is not None else None for pf in group]
-                results = _scan(log, kw, data, reader, group, eig, deltas, method, data.snp_index)
-            from lmmlasso_cli.cli.pipeline import note_dosages
-
-            note_dosages(log, reader)
-        for pf, assoc in zip(group, results, strict=True):
-            _write(log, kw, data, pf, assoc, multi)
+                results, header = _scan(log, kw, data, group, eig, deltas, method, backend)
+            for pf, assoc in zip(group, results, strict=True):
+                if assoc is not None:
+                    _write(log, kw, data, pf, assoc, multi, header)
 
 
 def _with_pcs(log, kw, data):
@@ -161,16 +205,108 @@ def _describe(method, kw):
     return f"LMM Wald test at the null model's δ ({null}); kinship {where}"
 
 
-def _scan(log, kw, data, reader, group, eig, log_deltas, method, snp_index):
-    """Scan ``snp_index`` for every phenotype of a group sharing ``eig``."""
-    from lmmlasso_cli.gwas import prepare_scan, scan
+def _scan(log, kw, data, group, eig, log_deltas, method, backend):
+    """Scan the candidate SNPs (or --part's range) for every phenotype of a group sharing
+    ``eig``, in units of `BLOCKS_PER_UNIT` blocks on ``backend``. Returns one `Association` per
+    phenotype (None for a part already written by this job) and the part's header lines."""
+    import functools
+
+    from lmmlasso_cli.cli.runner import progress_bar
+    from lmmlasso_cli.gwas import concatenate, prepare_scan
+    from lmmlasso_cli.io.work_units import GenotypeSource, gwas_unit, part_units, snp_units
 
     models = [
         prepare_scan(pf.pheno.values, pf.covariates, eig, log_delta)
         for pf, log_delta in zip(group, log_deltas, strict=True)
     ]
-    blocks = _blocks(log, kw, reader, group, snp_index)
-    return scan(blocks, eig, models, method, kw["log_delta_range"])
+    snp_index = data.snp_index
+    units = snp_units(len(snp_index), kw["block_size"], BLOCKS_PER_UNIT)
+    header = []
+    if kw["part"]:
+        k, n = kw["part"]
+        units = part_units(units, k, n)
+        header = [f"part={k}/{n}", f"job={_job(kw, data, group, models)}"]
+        if all(_finished(kw, pf, header, len(data.pheno_names) > 1) for pf in group):
+            log.info(f"part {k}/{n}: every output is already there from this job; reusing it")
+            return [None] * len(group), header
+        where = f"candidate SNPs {units[0].start}:{units[-1].stop}" if units else "no SNP"
+        log.info(f"part {k}/{n}: {len(units)} unit(s), {where}")
+    threads = 1 if backend.distributed else kw["threads"]
+    source = GenotypeSource.of(data.plink, group[0].fam_index, threads)
+    task = functools.partial(
+        gwas_unit,
+        source,
+        kw["block_size"],
+        kw["maf"],
+        backend.share(eig),
+        [backend.share(m) for m in models],
+        method,
+        kw["log_delta_range"],
+    )
+    names = ",".join(pf.pheno.name for pf in group)
+    n_snps = sum(len(u) for u in units)
+    parts = []
+    with progress_bar(n_snps, f"gwas {names}", kw["quiet"], unit="SNP") as bar:
+        for part in backend.map(task, [snp_index[u] for u in units]):
+            parts.append(part)
+            bar.update(part.n_read)
+    dropped = [sum(getattr(p, f) for p in parts) for f in ("n_monomorphic", "n_all_missing")]
+    dropped.append(sum(p.n_low_maf for p in parts))
+    log.info(
+        f"{names}: {n_snps - sum(dropped)} SNPs tested on {len(group[0].fid)} individuals; "
+        f"dropped {dropped[0]} monomorphic, {dropped[1]} all-missing, {dropped[2]} with "
+        f"MAF < {kw['maf']}"
+    )
+    if not parts:
+        from lmmlasso_cli.gwas import scan
+
+        return scan([], eig, models, method), header
+    results = [concatenate([p.associations[k] for p in parts]) for k in range(len(models))]
+    return results, header
+
+
+def _job(kw, data, group, models) -> str:
+    """What the parts of one gwas job share: individuals, SNPs, phenotypes, model, parameters."""
+    from lmmlasso_cli.io.artifacts import fingerprint
+
+    plink, pos = data.plink, data.snp_index
+    arrays = [a for m in models for a in (m.y_tilde, m.weights)]
+    params = {k: kw.get(k) for k in JOB_PARAMS}
+    params["n_parts"] = kw["part"][1]
+    strings = (group[0].fid, group[0].iid, plink.snp[pos], plink.a1[pos])
+    return fingerprint(strings=strings, arrays=arrays, params=params)
+
+
+def _gwas_path(kw, pf, multi) -> str:
+    from lmmlasso_cli.cli.pipeline import output_prefix
+
+    return (
+        output_prefix(kw["out"], pf.pheno.name, multi) + ".gwas.tsv" + (".gz" if kw["gz"] else "")
+    )
+
+
+def _finished(kw, pf, header, multi) -> bool:
+    import os
+
+    from lmmlasso_cli.io.artifacts import read_header
+
+    path = _gwas_path(kw, pf, multi)
+    if not os.path.exists(path):
+        return False
+    found = read_header(path)
+    return all(found.get(key) == value for key, _, value in (h.partition("=") for h in header))
+
+
+def _merge(log, kw):
+    from lmmlasso_cli.errors import InputError
+    from lmmlasso_cli.io.gwas_file import check_gwas_parts, concatenate_gwas_parts
+
+    if not kw["parts"]:
+        raise InputError("--merge needs the part files: --merge p1.gwas.tsv p2.gwas.tsv ...")
+    paths = check_gwas_parts(list(kw["parts"]))
+    out = kw["out"] + ".gwas.tsv" + (".gz" if kw["gz"] else "")
+    n_rows = concatenate_gwas_parts(paths, out)
+    log.info(f"wrote {out}: {n_rows} SNPs from {len(paths)} parts ({', '.join(paths)})")
 
 
 def _blocks(log, kw, reader, group, snp_index, label=""):
@@ -246,7 +382,7 @@ def _scan_loco(log, kw, data, reader, group, method, search):
     return loco.associations
 
 
-def _write(log, kw, data, pf, assoc, multi):
+def _write(log, kw, data, pf, assoc, multi, header):
     import numpy as np
 
     from lmmlasso_cli.cli.pipeline import output_prefix
@@ -256,8 +392,8 @@ def _write(log, kw, data, pf, assoc, multi):
 
     name = pf.pheno.name
     prefix = output_prefix(kw["out"], name, multi)
-    path = prefix + ".gwas.tsv" + (".gz" if kw["gz"] else "")
-    write_gwas(path, data.plink, assoc)
+    path = _gwas_path(kw, pf, multi)
+    write_gwas(path, data.plink, assoc, header)
     lam = genomic_control(assoc.t_stat)
     p = assoc.p_value
     n_nan = int(np.isnan(p).sum())

@@ -1,13 +1,33 @@
-"""`lmmlasso kinship`: the realized relationship matrix, streamed over SNP blocks."""
+"""`lmmlasso kinship`: the realized relationship matrix over SNP units, or job-array parts."""
 
 import click
 
-from lmmlasso_cli.cli.options import BFILE, RUN, SAMPLES, SNPS, data_options_from, options
+from lmmlasso_cli.cli.options import (
+    PFILE,
+    RUN,
+    SAMPLES,
+    SCHEDULER,
+    SNPS,
+    data_options_from,
+    options,
+    part_option,
+)
 from lmmlasso_cli.cli.runner import progress_bar, run_command
+
+BLOCKS_PER_UNIT = 8  # a work unit sums 8 blocks of --block-size SNPs (16384 by default)
+PARAMS = ("bfile", "maf", "scaling", "block_size", "chromosomes", "extract", "exclude", "keep")
+PARAMS += ("remove",)
 
 
 @click.command("kinship")
-@options(BFILE, SAMPLES, SNPS)
+@click.option(
+    "--bfile",
+    metavar="PREFIX",
+    help="PLINK 1 binary set PREFIX.bed/.bim/.fam; genotypes count A1 (.bim column 5). "
+    "Required (or --pfile) unless --merge.",
+)
+@options([PFILE])
+@options(SAMPLES, SNPS)
 @click.option(
     "--scaling",
     type=click.Choice(["empirical", "hwe"]),
@@ -19,23 +39,50 @@ from lmmlasso_cli.cli.runner import progress_bar, run_command
 @click.option(
     "--grm", is_flag=True, help="Also write GCTA binary PREFIX.grm.bin/.grm.N.bin/.grm.id."
 )
-@options(RUN)
+@options(
+    part_option(
+        "write the sum over the K-th of N SNP ranges to PREFIX.kinship-part.npz (reused when "
+        "it is already there from the same job); combine all N with --merge."
+    )
+)
+@click.option(
+    "--merge",
+    "merge_parts",
+    is_flag=True,
+    help="Sum the part files PARTS (PREFIX.kinship-part.npz of parts 1..N of one job) into "
+    "PREFIX.kinship.npz.",
+)
+@click.argument("parts", nargs=-1, metavar="[PARTS]...")
+@options(SCHEDULER, RUN)
 @run_command
 def kinship(log, **kw):
     """Realized relationship matrix K = Z Zᵀ / p from standardized SNPs.
 
     Z has per SNP mean 0 and sd 1 after mean imputation of missing calls. K is then divided by
     its mean diagonal (recorded as `scale`), so trace(K) = n. Writes PREFIX.kinship.npz (K, FID,
-    IID, the SNP IDs with their means and sds, the normalization). Peak memory is about
-    n² + n × block-size floats.
+    IID, the SNP IDs with their means and sds, the normalization). Z Zᵀ is summed over units of
+    8 blocks of --block-size SNPs, added in one fixed tree on every backend (--scheduler).
+    Peak memory is about n² + n × block-size floats per unit in flight.
     """
-    import numpy as np
+    from lmmlasso_cli.errors import InputError
 
-    from lmmlasso_cli.io.artifacts import provenance, write_gcta_grm
+    if kw["merge_parts"]:
+        _merge(log, kw)
+        return
+    if kw["parts"]:
+        raise InputError(f"{kw['parts'][0]}: part files are only read with --merge")
+    if not kw.get("bfile"):
+        raise InputError("kinship needs --bfile (or --merge PART.kinship-part.npz ...)")
+    _compute(log, kw)
+
+
+def _compute(log, kw):
+
+    from lmmlasso_cli.io.artifacts import provenance
     from lmmlasso_cli.io.dataset import load_dataset
-    from lmmlasso_cli.io.kinship_file import save_kinship
-    from lmmlasso_cli.io.plink import GenotypeReader
-    from lmmlasso_cli.kinship import compute_kinship
+    from lmmlasso_cli.io.kinship_file import load_kinship_part, save_kinship_part
+    from lmmlasso_cli.io.work_units import part_units, snp_units
+    from lmmlasso_cli.kinship import finish_kinship
 
     data = load_dataset(data_options_from(kw, need_pheno=False))
     plink, samples = data.plink, data.samples
@@ -43,61 +90,130 @@ def kinship(log, **kw):
     log.info(f"individuals: {samples.n_samples} kept; dropped: {samples.describe_drops()}")
     for note in data.snp_notes:
         log.info(note)
-    reader = GenotypeReader(plink, samples.fam_index, num_threads=kw["threads"])
-    with reader, progress_bar(len(data.snp_index), "kinship", kw["quiet"], unit="SNP") as bar:
-        try:
-            kin = compute_kinship(
-                reader.blocks(data.snp_index, kw["block_size"]),
-                samples.n_samples,
-                maf_min=kw["maf"],
-                scaling=kw["scaling"],
-                progress=bar.update,
-                blas_threads=kw["threads"],
-            )
-        except ValueError as exc:
-            from lmmlasso_cli.errors import InputError
+    units = snp_units(len(data.snp_index), kw["block_size"], BLOCKS_PER_UNIT)
+    params = {k: kw[k] for k in PARAMS}
+    out = kw["out"] + (".kinship-part.npz" if kw["part"] else ".kinship.npz")
+    job = _job(data, params, kw["part"])
+    if kw["part"]:
+        k, n = kw["part"]
+        units = part_units(units, k, n)
+        if _finished(out, job, k, load_kinship_part):
+            log.info(f"{out}: part {k}/{n} of this job is already there; reusing it")
+            return
+        snps = f"SNPs {units[0].start}:{units[-1].stop}" if units else "no SNP (N > units)"
+        log.info(f"part {k}/{n}: {len(units)} unit(s), candidate {snps}")
+    part = _sum_units(log, kw, data, units)
+    if kw["part"]:
+        used = part.snp_index
+        save_kinship_part(
+            out, part, *kw["part"], job, samples.fid, samples.iid, plink.snp[used],
+            plink.a1[used], provenance("kinship", params),
+        )  # fmt: skip
+        log.info(f"wrote {out}: part {kw['part'][0]}/{kw['part'][1]}, {part.n_snps} SNPs used")
+        return
+    try:
+        kin = finish_kinship(part, kw["scaling"])
+    except ValueError as exc:
+        from lmmlasso_cli.errors import InputError
 
-            raise InputError(f"{plink.bed_path}: {exc}") from None
-        from lmmlasso_cli.cli.pipeline import note_dosages
-
-        note_dosages(log, reader)
+        raise InputError(f"{plink.bed_path}: {exc}") from None
     used = kin.snp_index  # positions in the .bim (the blocks carry .bim positions)
+    _write(log, kw, kin, samples.fid, samples.iid, plink.snp[used], plink.a1[used], params)
+
+
+def _sum_units(log, kw, data, units):
+    """The `KinshipPart` of ``units`` (SNP ranges), summed in `parallel.tree_sum`'s tree."""
+    import functools
+
+    from lmmlasso_cli.cli.pipeline import backend_for
+    from lmmlasso_cli.io.work_units import GenotypeSource, kinship_unit
+    from lmmlasso_cli.kinship import add_parts, kinship_part
+
+    if not units:
+        return kinship_part([], data.samples.n_samples)
+    items = [data.snp_index[u] for u in units]
+    n_snps = sum(len(i) for i in items)
+    with backend_for(log, kw, len(items)) as backend:
+        threads = 1 if backend.distributed else kw["threads"]  # .bed decoding threads
+        source = GenotypeSource.of(data.plink, data.samples.fam_index, threads)
+        task = functools.partial(kinship_unit, source, kw["block_size"], kw["maf"], kw["scaling"])
+        with progress_bar(n_snps, "kinship", kw["quiet"], unit="SNP") as bar:
+            return backend.tree_sum(task, items, add_parts, progress=lambda i: bar.update(len(i)))
+
+
+def _job(data, params, part) -> str:
+    """What parts of one job share: individuals, candidate SNPs, parameters and N."""
+    import os
+
+    from lmmlasso_cli.io.artifacts import fingerprint
+
+    plink, pos = data.plink, data.snp_index
+    return fingerprint(
+        strings=(data.samples.fid, data.samples.iid, plink.snp[pos], plink.a1[pos]),
+        params={**params, "n_parts": part[1] if part else 1, "bed": os.path.getsize(
+            plink.bed_path)},
+    )  # fmt: skip
+
+
+def _finished(path, job, k, load) -> bool:
+    import os
+
+    from lmmlasso_cli.errors import LmmLassoError
+
+    if not os.path.exists(path):
+        return False
+    try:
+        done = load(path)
+    except LmmLassoError:
+        return False
+    return done.job == job and done.k == k
+
+
+def _merge(log, kw):
+    from lmmlasso_cli.errors import InputError
+    from lmmlasso_cli.io.kinship_file import check_parts, load_kinship_part
+    from lmmlasso_cli.kinship import add_parts, finish_kinship
+    from lmmlasso_cli.parallel import tree_sum
+
+    if not kw["parts"]:
+        raise InputError("--merge needs the part files: --merge p1.kinship-part.npz ...")
+    parts = check_parts([load_kinship_part(path) for path in kw["parts"]])
+    first = parts[0]
+    log.info(f"merging {len(parts)} parts of {first.n}: {', '.join(p.path for p in parts)}")
+    total = tree_sum((p.part for p in parts), add_parts)
+    try:
+        kin = finish_kinship(total, first.meta["params"]["scaling"])
+    except ValueError as exc:
+        raise InputError(f"{first.path}: {exc}") from None
+    import numpy as np
+
+    snp = np.concatenate([p.snp for p in parts])
+    a1 = np.concatenate([p.a1 for p in parts])
+    params = {**first.meta["params"], "merge": list(kw["parts"])}
+    _write(log, kw, kin, first.fid, first.iid, snp, a1, params)
+
+
+def _write(log, kw, kin, fid, iid, snp, a1, params):
+    import numpy as np
+
+    from lmmlasso_cli.io.artifacts import provenance, write_gcta_grm
+    from lmmlasso_cli.io.kinship_file import save_kinship
+
     log.info(
         f"SNPs: {kin.n_snps} used; dropped {kin.n_monomorphic} monomorphic, "
-        f"{kin.n_all_missing} all-missing, {kin.n_low_maf} with MAF < {kw['maf']}"
+        f"{kin.n_all_missing} all-missing, {kin.n_low_maf} with MAF < {params['maf']}"
     )
-    params = {
-        k: kw[k]
-        for k in (
-            "bfile",
-            "maf",
-            "scaling",
-            "block_size",
-            "chromosomes",
-            "extract",
-            "exclude",
-            "keep",
-            "remove",
-        )
-    }
     out = kw["out"] + ".kinship.npz"
-    save_kinship(
-        out,
-        kin,
-        samples.fid,
-        samples.iid,
-        plink.snp[used],
-        plink.a1[used],
-        provenance("kinship", params),
-    )
+    n = len(iid)
+    save_kinship(out, kin, fid, iid, snp, a1, provenance("kinship", params))
     log.info(
-        f"wrote {out}: {samples.n_samples} x {samples.n_samples}, scaling {kin.scaling}, "
+        f"wrote {out}: {n} x {n}, scaling {kin.scaling}, "
         f"normalized by mean diagonal {kin.scale:.6f}"
     )
     if kw["grm"]:
-        write_gcta_grm(kw["out"], kin.matrix, samples.fid, samples.iid, kin.n_snps)
+        write_gcta_grm(kw["out"], kin.matrix, fid, iid, kin.n_snps)
         log.info(f"wrote {kw['out']}.grm.bin/.grm.N.bin/.grm.id (GCTA, float32)")
-    off = kin.matrix[np.triu_indices(samples.n_samples, 1)]
+    off = kin.matrix[np.triu_indices(n, 1)]
     log.info(
         f"summary: mean diagonal {np.mean(np.diag(kin.matrix)):.4f}, off-diagonal mean "
         f"{off.mean():.4f}, sd {off.std():.4f}, max {off.max():.4f}"

@@ -76,6 +76,18 @@ def index_range(ctx, param, value):
     return range(start, stop)
 
 
+def part_spec(ctx, param, value):
+    if value is None:
+        return None
+    try:
+        k, n = (int(v) for v in value.split("/"))
+    except ValueError:
+        raise click.BadParameter("expected K/N, e.g. 3/10 (part 3 of 10)") from None
+    if not 1 <= k <= n:
+        raise click.BadParameter(f"{value}: K must be between 1 and N")
+    return k, n
+
+
 def unit_interval(ctx, param, value):
     if not 0.0 <= value <= 1.0:
         raise click.BadParameter("must be between 0 and 1")
@@ -312,6 +324,30 @@ LASSO = [
     ),
 ]
 
+SCHEDULER = [
+    click.option(
+        "--scheduler",
+        envvar="DASK_SCHEDULER_ADDRESS",
+        metavar="ADDRESS|FILE|local",
+        help="Run the work units on a Dask cluster: a scheduler address (tcp://host:8786), "
+        "a scheduler file, or local (a LocalCluster of --threads single-threaded workers). "
+        "Also read from DASK_SCHEDULER_ADDRESS. Needs pip install 'lmmlasso-cli[dask]'. "
+        "[default: this process]",
+    )
+]
+
+
+def part_option(what: str):
+    return [
+        click.option(
+            "--part",
+            callback=part_spec,
+            metavar="K/N",
+            help=f"Job-array part K of N (1-based): {what}",
+        )
+    ]
+
+
 PLOT_HELP = "Also write the plots (PNG; needs matplotlib: pip install 'lmmlasso-cli[plot]')."
 PLOT = [click.option("--plot", is_flag=True, help=PLOT_HELP)]
 
@@ -342,6 +378,8 @@ FLAGS = {
     "min_snps": "--min-snps",
     "window_bp": "--window-bp",
     "epsilon": "--epsilon",
+    "part": "--part",
+    "scheduler": "--scheduler",
 }
 
 

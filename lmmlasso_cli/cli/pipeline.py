@@ -5,11 +5,15 @@
   individuals share one eigendecomposition (one O(n³) eigh per distinct sample set);
 - `GenotypeCache`: the standardized analysed SNPs of a group, read once per group;
 - `null_for`, `fit_lasso`, `background_for`, `write_model`: the LMM-Lasso chain of `fit`/`cv`;
-- `output_prefix`: PREFIX, or PREFIX.PHENO when a command analyses several phenotypes.
+- `output_prefix`: PREFIX, or PREFIX.PHENO when a command analyses several phenotypes;
+- `backend_for`, `run_units`: where independent units run (`parallel.Backend`);
+- `fit_nulls`: the null models of a group's phenotypes, one unit per phenotype.
 """
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import os
 import warnings
 from dataclasses import dataclass
@@ -26,18 +30,38 @@ if TYPE_CHECKING:
 BACKGROUND_TOL = 1e-3  # relative error above which a GRM is not reproduced by SNP BLUP weights
 
 
-def run_units(log, data, n_units: int, threads, desc: str, unit: str, quiet: bool, work):
-    """``work(data, map_fn, progress)`` over ``n_units`` independent units (folds, replicates),
-    on the process pool of `parallel.parallel_map` when ``threads`` > 1, with a progress bar."""
+@contextlib.contextmanager
+def backend_for(log, kw: dict, n_units: int | None = None, processes: bool = False):
+    """The `parallel.Backend` of a command: Dask with --scheduler (shared arrays in a hidden
+    folder beside --out, which every worker must see), else a process pool when ``processes``
+    and --threads > 1, else this process. Logs where the units run."""
+    from lmmlasso_cli.parallel import open_backend
+
+    scheduler = kw.get("scheduler")
+    shared_dir = os.path.dirname(os.path.abspath(kw["out"])) if scheduler else None
+
+    def started(description, blas):
+        log.info(f"{description}; BLAS threads per worker: {blas}")
+
+    with open_backend(kw.get("threads"), scheduler, n_units, processes, shared_dir, started) as b:
+        yield b
+
+
+def run_units(log, backend, data, n_units: int, desc: str, unit: str, quiet: bool, work):
+    """``work(data, map_fn, progress)`` over ``n_units`` independent units (folds, replicates)
+    on ``backend`` (this process with one BLAS thread when serial), with a progress bar."""
+    from threadpoolctl import threadpool_limits
+
     from lmmlasso_cli.cli.runner import progress_bar
-    from lmmlasso_cli.parallel import parallel_map
 
-    def started(workers, blas):
-        log.info(f"{workers} worker processes; BLAS threads per worker: {blas}")
-
-    with parallel_map(data, n_units, threads, started) as (map_fn, shared):
-        with progress_bar(n_units, desc, quiet, unit=unit) as bar:
-            return work(shared, map_fn, lambda _: bar.update(1))
+    with contextlib.ExitStack() as stack:
+        if backend.distributed:
+            shared, map_fn = backend.share(data), backend.map
+        else:
+            stack.enter_context(threadpool_limits(limits=1))
+            shared, map_fn = data, map
+        bar = stack.enter_context(progress_bar(n_units, desc, quiet, unit=unit))
+        return work(shared, map_fn, lambda _: bar.update(1))
 
 
 def note_dosages(log, reader) -> None:
@@ -87,27 +111,57 @@ class PhenotypeFit:
     null: NullModel | None  # None when not fitted here (taken from --null, or no kinship)
 
 
-def fit_null_logged(log, pheno, eig, covariates, search) -> NullModel:
-    """`fit_null_model` with its warnings and a one-line summary in the log."""
-    from lmmlasso_cli.nullmodel import fit_null_model
-
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always", ConvergenceWarning)
-        null = fit_null_model(pheno.values, eig, covariates, search)
-    for w in caught:
-        log.warning(f"{pheno.name}: {w.message}")
+def _log_null(log, name, null, messages) -> None:
+    for message in messages:
+        log.warning(f"{name}: {message}")
     log.info(
-        f"{pheno.name}: n={null.n_samples} {null.method} log δ={null.log_delta:.4f} "
+        f"{name}: n={null.n_samples} {null.method} log δ={null.log_delta:.4f} "
         f"h²={null.h2:.4f} (se {null.h2_se:.4f}) σg²={null.sigma2_g:.4g} "
         f"σe²={null.sigma2_e:.4g} logL={null.loglik:.4f}"
     )
+
+
+def _null_unit(eig, covariates, search, y):
+    """One phenotype's null model and the messages of its warnings (a work unit)."""
+    from lmmlasso_cli.io.shared_arrays import resolve
+    from lmmlasso_cli.nullmodel import fit_null_model
+
+    eig = resolve(eig)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", ConvergenceWarning)
+        null = fit_null_model(y, eig, covariates, search)
+    return null, [str(w.message) for w in caught]
+
+
+def fit_null_logged(log, pheno, eig, covariates, search) -> NullModel:
+    """`fit_null_model` with its warnings and a one-line summary in the log."""
+    null, messages = _null_unit(eig, covariates, search, pheno.values)
+    _log_null(log, pheno.name, null, messages)
     return null
 
 
-def iter_phenotypes(log, data, kin, transform: str, search=None, need_eig: bool = True):
+def fit_nulls(log, phenos, eig, covariates, search, backend=None) -> list:
+    """The null models of ``phenos`` (sharing ``eig``), one unit per phenotype on ``backend``
+    (the eigenvectors are shared once), logged in phenotype order."""
+    if backend is None or not backend.distributed or len(phenos) < 2:
+        return [fit_null_logged(log, p, eig, covariates, search) for p in phenos]
+    task = functools.partial(_null_unit, backend.share(eig), covariates, search)
+    nulls = []
+    for pheno, (null, messages) in zip(
+        phenos, backend.map(task, [p.values for p in phenos]), strict=True
+    ):
+        _log_null(log, pheno.name, null, messages)
+        nulls.append(null)
+    return nulls
+
+
+def iter_phenotypes(
+    log, data, kin, transform: str, search=None, need_eig: bool = True, backend=None
+):
     """Yield a `PhenotypeFit` per phenotype, sharing eigendecompositions across phenotypes.
 
-    With a ``search`` (`NullSearch`) and a kinship, the null model is fitted here."""
+    With a ``search`` (`NullSearch`) and a kinship, the null models are fitted here, one unit
+    per phenotype of a group on ``backend`` (default: this process)."""
     from lmmlasso_cli.io.dataset import phenotype_groups
     from lmmlasso_cli.nullmodel import eigendecompose
     from lmmlasso_cli.phenotypes import prepare_phenotype
@@ -133,13 +187,15 @@ def iter_phenotypes(log, data, kin, transform: str, search=None, need_eig: bool 
                 f"eigendecomposition {g}: {len(rows)} individuals, phenotypes "
                 f"{', '.join(data.pheno_names[c] for c in columns)}"
             )
-        for c in columns:
-            name = data.pheno_names[c]
-            pheno = prepare_phenotype(data.phenotypes[:, c], name, data.pheno_source, transform)
-            null = None
-            if search is not None and eig is not None:
-                null = fit_null_logged(log, pheno, eig, covariates, search)
-            fam_index = data.samples.fam_index[rows]
+        names, values = data.pheno_names, data.phenotypes
+        phenos = [
+            prepare_phenotype(values[:, c], names[c], data.pheno_source, transform) for c in columns
+        ]
+        nulls = [None] * len(phenos)
+        if search is not None and eig is not None:
+            nulls = fit_nulls(log, phenos, eig, covariates, search, backend)
+        fam_index = data.samples.fam_index[rows]
+        for pheno, null in zip(phenos, nulls, strict=True):
             yield PhenotypeFit(pheno, g, fid, iid, fam_index, covariates, eig, null)
 
 
@@ -216,34 +272,36 @@ class LassoRequest:
     mus: np.ndarray | None = None
 
 
-def fit_lasso(log, X, y, C, eig, log_delta, request: LassoRequest, grid, lasso, policy, quiet):
-    """`fit_lmm_lasso` with a progress bar, its warnings logged, and ``policy`` ("warn" or
-    "error", --on-nonconvergence) applied to uncertified fits."""
-    from lmmlasso_cli.cli.runner import progress_bar
+def _lasso_unit(X, request: LassoRequest, grid, lasso, item, progress=None):
+    """`fit_lmm_lasso` of one phenotype ``item = (y, C, eig, log_delta)`` and its convergence
+    warnings' messages (a work unit)."""
+    from lmmlasso_cli.io.shared_arrays import resolve
     from lmmlasso_cli.lmmlasso import fit_lmm_lasso
 
-    if request.n_active is not None and request.n_active > X.shape[1]:
-        raise InputError(f"--n-active {request.n_active} exceeds the {X.shape[1]} SNPs")
-    n_steps = len(request.mus) if request.mus is not None else grid.n_values
+    y, C, eig, log_delta = item
+    X, eig = resolve(X), resolve(eig)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", ConvergenceWarning)
-        with progress_bar(n_steps, "lasso path", quiet, unit="mu") as bar:
-            fit = fit_lmm_lasso(
-                X,
-                y,
-                C,
-                eig,
-                log_delta,
-                mu=request.mu,
-                n_active=request.n_active,
-                mus=request.mus,
-                grid=grid,
-                lasso=lasso,
-                progress=lambda i: bar.update(1),
-            )
-    for w in caught:
-        if issubclass(w.category, ConvergenceWarning):
-            log.warning(str(w.message))
+        fit = fit_lmm_lasso(
+            X,
+            y,
+            C,
+            eig,
+            log_delta,
+            mu=request.mu,
+            n_active=request.n_active,
+            mus=request.mus,
+            grid=grid,
+            lasso=lasso,
+            progress=progress,
+        )
+    messages = [str(w.message) for w in caught if issubclass(w.category, ConvergenceWarning)]
+    return fit, messages
+
+
+def _checked(log, fit, messages, policy):
+    for message in messages:
+        log.warning(message)
     bad = np.flatnonzero(~fit.path.converged)
     if len(bad) and policy == "error":
         raise ConvergenceError(
@@ -252,6 +310,45 @@ def fit_lasso(log, X, y, C, eig, log_delta, request: LassoRequest, grid, lasso, 
             f"--max-epochs or loosen --tol, or use --on-nonconvergence warn"
         )
     return fit
+
+
+def _check_request(request: LassoRequest, n_snps: int) -> None:
+    if request.n_active is not None and request.n_active > n_snps:
+        raise InputError(f"--n-active {request.n_active} exceeds the {n_snps} SNPs")
+
+
+def fit_lasso(log, X, y, C, eig, log_delta, request: LassoRequest, grid, lasso, policy, quiet):
+    """`fit_lmm_lasso` with a progress bar, its warnings logged, and ``policy`` ("warn" or
+    "error", --on-nonconvergence) applied to uncertified fits."""
+    from lmmlasso_cli.cli.runner import progress_bar
+
+    _check_request(request, X.shape[1])
+    n_steps = len(request.mus) if request.mus is not None else grid.n_values
+    with progress_bar(n_steps, "lasso path", quiet, unit="mu") as bar:
+        item = (y, C, eig, log_delta)
+        fit, messages = _lasso_unit(X, request, grid, lasso, item, lambda i: bar.update(1))
+    return _checked(log, fit, messages, policy)
+
+
+def fit_lasso_batch(log, backend, X, items, request, grid, lasso, policy, quiet) -> list:
+    """`fit_lasso` for the phenotypes ``items`` ((y, C, eig, log δ) each, sharing X), one unit
+    per phenotype on ``backend``: X and each distinct eigendecomposition are shared once."""
+    if not backend.distributed or len(items) < 2:
+        return [fit_lasso(log, X, *item, request, grid, lasso, policy, quiet) for item in items]
+    _check_request(request, X.shape[1])
+    shared: dict = {}
+
+    def share_eig(eig):
+        if eig is None:
+            return None
+        key = (eig.eigvals.tobytes(), eig.eigvecs.shape)
+        if key not in shared:
+            shared[key] = backend.share(eig)
+        return shared[key]
+
+    units = [(y, C, share_eig(eig), log_delta) for y, C, eig, log_delta in items]
+    task = functools.partial(_lasso_unit, backend.share(X), request, grid, lasso)
+    return [_checked(log, fit, messages, policy) for fit, messages in backend.map(task, units)]
 
 
 def background_for(log, data, kin, reader, geno, fit, eig, block_size: int):

@@ -98,7 +98,7 @@ def _genotype_source(kwargs: dict) -> None:
     kwargs["genotype_format"] = "pgen" if pfile else "bed"
     if pfile:
         kwargs["bfile"] = pfile
-    elif not kwargs.get("bfile") and not kwargs.get("merge"):
+    elif not kwargs.get("bfile") and not (kwargs.get("merge") or kwargs.get("merge_parts")):
         raise InputError(
             "no genotypes: give --bfile PREFIX (PLINK 1 .bed/.bim/.fam) or --pfile PREFIX "
             "(PLINK 2 .pgen/.pvar/.psam)"

@@ -8,6 +8,7 @@ from lmmlasso_cli.cli.options import (
     BFILE,
     RUN,
     SAMPLES,
+    SCHEDULER,
     SNPS,
     data_options_from,
     options,
@@ -65,7 +66,7 @@ from lmmlasso_cli.cli.runner import progress_bar, run_command
     help="Standardized effects: normal = N(0, 1); equal = ±1 with random sign (before the "
     "scaling to --h2-snps).",
 )
-@options(RUN)
+@options(SCHEDULER, RUN)
 @run_command
 def simulate(log, **kw):
     """Simulate phenotypes y = Zb + u + e on the genotypes of --bfile (semi-empirical design).
@@ -77,6 +78,7 @@ def simulate(log, **kw):
 
     Writes PREFIX.pheno (FID IID sim1 ... simK, for --pheno) and PREFIX.truth.tsv (PHENO CHR
     SNP BP A1 BETA BETA_STD; BETA per copy of A1 = .bim column 5, BETA_STD per sd of the SNP).
+    With --scheduler, each replicate is a unit on a Dask cluster (the same phenotypes).
     """
     run_simulate(log, kw)
 
@@ -117,9 +119,12 @@ def run_simulate(log, kw):
         log.info(f"kinship {kin.path}: eigendecomposed over {samples.n_samples} individuals")
     elif kw.get("kinship"):
         log.info("--h2-background 0: --kinship is not used")
+    from lmmlasso_cli.cli.pipeline import backend_for
+
     reader = GenotypeReader(plink, samples.fam_index, num_threads=kw["threads"])
     try:
-        values, truth, names = _simulate(log, kw, data, reader, eig)
+        with backend_for(log, kw) as backend:
+            values, truth, names = _simulate(log, kw, data, reader, eig, backend)
     finally:
         reader.close()
     out = kw["out"]
@@ -131,14 +136,26 @@ def run_simulate(log, kw):
     )
 
 
-def _simulate(log, kw, data, reader, eig):
-    """(values (n, n_pheno), truth frames, names) of the replicates."""
+def _replicate_unit(Z, eig, h2s, h2b, effect_dist, item):
+    """One replicate ``item = (columns of Z, generator)`` (a work unit)."""
+    from lmmlasso_cli.io.shared_arrays import resolve
+    from lmmlasso_cli.simulate import simulate_phenotype
+
+    Z, eig = resolve(Z), resolve(eig)
+    cols, rng = item
+    return simulate_phenotype(Z[:, cols], eig, h2s, h2b, rng, effect_dist)
+
+
+def _simulate(log, kw, data, reader, eig, backend):
+    """(values (n, n_pheno), truth frames, names) of the replicates, one unit each."""
+    import functools
+
     import numpy as np
     import pandas as pd
 
     from lmmlasso_cli.errors import InputError
     from lmmlasso_cli.io.dataset import iter_standardized, read_standardized
-    from lmmlasso_cli.simulate import draw_causal, replicate_generators, simulate_phenotype
+    from lmmlasso_cli.simulate import draw_causal, replicate_generators
 
     plink, samples = data.plink, data.samples
     h2s, h2b = kw["h2_snps"], kw["h2_background"]
@@ -169,9 +186,12 @@ def _simulate(log, kw, data, reader, eig):
     names = [f"sim{r + 1}" for r in range(kw["n_pheno"])]
     values = np.empty((samples.n_samples, kw["n_pheno"]))
     truth = []
-    for r, (name, rng, causal) in enumerate(zip(names, rngs, chosen, strict=True)):
-        cols = np.searchsorted(union, causal)
-        sim = simulate_phenotype(Z[:, cols], eig, h2s, h2b, rng, kw["effect_dist"])
+    columns = [np.searchsorted(union, causal) for causal in chosen]
+    task = functools.partial(
+        _replicate_unit, backend.share(Z), backend.share(eig), h2s, h2b, kw["effect_dist"]
+    )
+    sims = backend.map(task, list(zip(columns, rngs, strict=True)))
+    for r, (name, cols, causal, sim) in enumerate(zip(names, columns, chosen, sims, strict=True)):
         values[:, r] = sim.values
         truth.append(
             pd.DataFrame(

@@ -13,6 +13,7 @@ from lmmlasso_cli.cli.options import (
     PLOT,
     RUN,
     SAMPLES,
+    SCHEDULER,
     SNPS,
     index_range,
     options,
@@ -24,11 +25,19 @@ MAX_LISTED = 50  # SNPs at or above the threshold listed in the log
 
 
 def _run(log, kw):
+    import contextlib
+
+    with contextlib.ExitStack() as stack:
+        _run_in(log, kw, stack)
+
+
+def _run_in(log, kw, stack):
     import numpy as np
 
     from lmmlasso_cli.cli.options import data_options_from, training_from
     from lmmlasso_cli.cli.pipeline import (
         GenotypeCache,
+        backend_for,
         iter_phenotypes,
         load_inputs,
         output_prefix,
@@ -57,6 +66,7 @@ def _run(log, kw):
     data, kin = load_inputs(log, data_options_from(kw), kw["kinship"])
     multi = len(data.pheno_names) > 1
     cache = GenotypeCache(log, data, kw["maf"], kw["block_size"], kw["threads"], kw["quiet"])
+    backend = stack.enter_context(backend_for(log, kw, len(reps), processes=True))
     for pf in iter_phenotypes(log, data, kin, kw["transform"], need_eig=False):
         geno = cache.get(pf)[1]
         n_samples, n_snps = geno.matrix.shape
@@ -75,9 +85,9 @@ def _run(log, kw):
         )
         runs = run_units(
             log,
+            backend,
             training,
             len(reps),
-            kw["threads"],
             "stability replicates",
             "rep",
             kw["quiet"],
@@ -91,7 +101,8 @@ def _run(log, kw):
                 f"--max-epochs or loosen --tol, or use --on-nonconvergence warn"
             )
         prefix = output_prefix(kw["out"], pf.pheno.name, multi)
-        params = {k: v for k, v in kw.items() if k not in ("quiet", "debug", "shards")}
+        drop = ("quiet", "debug", "shards", "scheduler")
+        params = {k: v for k, v in kw.items() if k not in drop}
         log.info(
             f"{pf.pheno.name}: log δ over replicates {np.min(runs.log_delta):.3f} to "
             f"{np.max(runs.log_delta):.3f}; {n_bad} fit(s) not converged"
@@ -224,7 +235,7 @@ def _report(log, prefix, snps, run, runs, threshold, plot=False):
     "--reps) into --out, as a single run would have written them.",
 )
 @click.argument("shards", nargs=-1, metavar="[SHARDS]...")
-@options(LASSO, PLOT, RUN)
+@options(LASSO, PLOT, SCHEDULER, RUN)
 @run_command
 def stability(log, **kw):
     """Stability selection (Meinshausen & Bühlmann 2010) as in LMM-Lasso (Rakitsch et al. 2013).
@@ -235,7 +246,8 @@ def stability(log, **kw):
     fraction of replicates selecting a SNP. Writes PREFIX.stability.tsv (CHR SNP BP A1 FREQ, by
     decreasing FREQ, the bound in the header) and PREFIX.stability.npz (per-replicate
     selections, log δ, μ and active counts). --threads N runs replicates in N worker processes
-    with one BLAS thread each; results are identical for any N.
+    with one BLAS thread each, --scheduler on a Dask cluster; results are identical for any N
+    and any backend.
     """
     if kw["merge"]:
         _merge(log, kw)

@@ -107,6 +107,23 @@ def provenance(command: str, params: dict) -> dict:
     }
 
 
+def fingerprint(strings=(), arrays=(), params: dict | None = None) -> str:
+    """sha256 of ID columns (``strings``: sequences of str), numeric ``arrays`` (as float64 or
+    their own integer type) and JSON ``params``: what job-array parts compare before merging."""
+    import hashlib
+
+    h = hashlib.sha256()
+    for values in strings:
+        h.update("\t".join(map(str, values)).encode())
+        h.update(b"\n")
+    for values in arrays:
+        values = np.ascontiguousarray(values)
+        h.update(f"{values.dtype.str}{values.shape}".encode())
+        h.update(values.data)
+    h.update(json.dumps(params or {}, sort_keys=True, default=_json_default).encode())
+    return h.hexdigest()
+
+
 def save_npz(path: str, kind: str, meta: dict, arrays: dict) -> None:
     """Write arrays plus JSON metadata atomically (uncompressed NPZ)."""
     meta = {"kind": kind, "format_version": FORMAT_VERSION, **meta}
@@ -197,6 +214,21 @@ def read_tsv(path: str):
     if not os.path.exists(path):
         raise InputError(f"{path}: file not found")
     return pd.read_csv(path, sep="\t", comment=None, skiprows=_n_comment_lines(path))
+
+
+def read_header(path: str) -> dict:
+    """The ``## key=value`` lines at the top of a TSV written by `write_tsv`, as a dict."""
+    import gzip
+
+    opener = gzip.open if path.endswith(".gz") else open
+    header = {}
+    with opener(path, "rt") as handle:
+        for line in handle:
+            if not line.startswith("##"):
+                break
+            key, _, value = line[2:].strip().partition("=")
+            header[key] = value
+    return header
 
 
 def _n_comment_lines(path: str) -> int:

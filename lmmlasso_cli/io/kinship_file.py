@@ -2,6 +2,12 @@
 
 ``--kinship`` accepts ``PREFIX.kinship.npz``, ``PREFIX.grm.bin`` or the GCTA prefix
 ``PREFIX`` (with ``PREFIX.grm.bin`` beside it).
+
+A job-array part (``kinship --part K/N``) is a ``PREFIX.kinship-part.npz`` (kind
+"kinship-part"): the unnormalized sum Σ z zᵀ of its SNP range (upper triangle), the SNPs it
+used with their means and sds, its drop counts, and in its metadata the part K, N and the
+``job`` fingerprint of the data and parameters. Parts merge only if their jobs are equal and
+they are parts 1..N exactly once (`check_parts`).
 """
 
 from __future__ import annotations
@@ -11,7 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from lmmlasso_cli.errors import InputError
+from lmmlasso_cli.errors import ArtifactError, InputError
 from lmmlasso_cli.io.artifacts import load_npz, read_gcta_grm, save_npz
 from lmmlasso_cli.io.samples import index_in
 
@@ -103,3 +109,100 @@ def load_kinship(path: str) -> KinshipFile:
         scaling="unknown",
         n_snps=n_snps,
     )
+
+
+PART_KIND = "kinship-part"
+PART_ARRAYS = ("upper", "fid", "iid", "snp_index", "snp", "a1", "snp_means", "snp_sds", "counts")
+
+
+@dataclass(frozen=True)
+class KinshipPartFile:
+    """A loaded ``.kinship-part.npz``: part ``k`` of ``n`` of the job ``job``."""
+
+    path: str
+    k: int
+    n: int
+    job: str
+    meta: dict
+    part: object  # kinship.KinshipPart
+    fid: np.ndarray
+    iid: np.ndarray
+    snp: np.ndarray  # IDs of the SNPs used by this part
+    a1: np.ndarray
+
+
+def save_kinship_part(path: str, part, k: int, n: int, job: str, fid, iid, snp, a1, meta) -> None:
+    counts = [part.n_all_missing, part.n_monomorphic, part.n_low_maf]
+    save_npz(
+        path,
+        PART_KIND,
+        {**meta, "part": [k, n], "job": job},
+        {
+            "upper": part.upper,
+            "fid": fid,
+            "iid": iid,
+            "snp_index": part.snp_index,
+            "snp": snp,
+            "a1": a1,
+            "snp_means": part.means,
+            "snp_sds": part.sds,
+            "counts": np.array(counts, dtype=np.int64),
+        },
+    )
+
+
+def load_kinship_part(path: str) -> KinshipPartFile:
+    from lmmlasso_cli.kinship import KinshipPart
+
+    art = load_npz(path, PART_KIND, PART_ARRAYS)
+    k, n = art.meta.get("part", (0, 0))
+    counts = art["counts"]
+    part = KinshipPart(
+        upper=np.asfortranarray(art["upper"]),
+        snp_index=art["snp_index"],
+        means=art["snp_means"],
+        sds=art["snp_sds"],
+        n_all_missing=int(counts[0]),
+        n_monomorphic=int(counts[1]),
+        n_low_maf=int(counts[2]),
+    )
+    return KinshipPartFile(
+        path,
+        int(k),
+        int(n),
+        str(art.meta.get("job")),
+        art.meta,
+        part,
+        art["fid"].astype(str),
+        art["iid"].astype(str),
+        art["snp"].astype(str),
+        art["a1"].astype(str),
+    )
+
+
+def check_parts(parts: list[KinshipPartFile]) -> list[KinshipPartFile]:
+    """The parts in order 1..N, after checking they are all of one job, each exactly once."""
+    first = parts[0]
+    for part in parts[1:]:
+        if part.job != first.job or part.n != first.n:
+            params = first.meta.get("params", {})
+            other = part.meta.get("params", {})
+            differ = sorted(k for k in set(params) | set(other) if params.get(k) != other.get(k))
+            why = f"parameters {', '.join(differ)} differ" if differ else "the data differ"
+            raise ArtifactError(
+                f"{part.path}: cannot be merged with {first.path} (part {part.k}/{part.n} vs "
+                f"{first.k}/{first.n}; {why}); run every part with the same --bfile, filters, "
+                f"--maf, --scaling, --block-size and N"
+            )
+    owner: dict[int, str] = {}
+    for part in parts:
+        if part.k in owner:
+            raise ArtifactError(f"{part.path}: part {part.k}/{part.n} is also {owner[part.k]}")
+        owner[part.k] = part.path
+    missing = sorted(set(range(1, first.n + 1)) - set(owner))
+    if missing:
+        raise ArtifactError(
+            f"parts {', '.join(map(str, missing))} of {first.n} are missing; run "
+            f"`lmmlasso kinship --part K/{first.n}` for them and merge all {first.n}"
+        )
+    return sorted(parts, key=lambda p: p.k)
