@@ -36,7 +36,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import _render_gwas_vs_gemma  # noqa: E402
 import _render_kinship_null  # noqa: E402
 import _render_lasso_fit  # noqa: E402
+import _render_mlmages  # noqa: E402
 import _render_score_vs_plink2  # noqa: E402
+import _render_shrink  # noqa: E402
 import _render_stability_vs_paper  # noqa: E402
 
 BENCH = Path(__file__).resolve().parent
@@ -173,6 +175,14 @@ SECTIONS = (
             Part("lasso_fit", ("lasso_fit.json", "lasso_fit_quick.json"), _render_lasso_fit.render),
             Part("score_vs_plink2", ("score_vs_plink2.json",), _render_score_vs_plink2.render),
         ),
+    ),
+    Section(
+        "## ML-MAGES shrinkage (issue 8)",
+        (Part("shrink", ("shrink.json", "shrink_quick.json"), _render_shrink.render),),
+    ),
+    Section(
+        "## ML-MAGES clusters and gene tests (issue 9)",
+        (Part("mlmages", ("mlmages.json", "mlmages_quick.json"), _render_mlmages.render),),
     ),
 )
 
