@@ -166,11 +166,11 @@ def machine() -> dict:
 
     facts["numpy"] = numpy.__version__
     facts["sklearn"] = sklearn.__version__
-    facts["lmmlasso_source"] = _git_head()
+    facts["lmmlasso_source"] = git_head()
     return facts
 
 
-def _git_head() -> str:
+def git_head() -> str:
     import lmmlasso_cli
 
     src = Path(lmmlasso_cli.__file__).resolve().parent.parent

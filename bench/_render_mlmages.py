@@ -45,6 +45,12 @@ def _gene_verdict(results: list[dict]) -> list[str]:
 def render(r: dict, notes, source: str) -> str:
     m, s = r["machine"], r["settings"]
     flags = " --quick" if r["quick"] else ""
+    end = r.get("lmmlasso_source_end")
+    changed = (
+        f" The package sources changed during the run: at its end they were {end}."
+        if end and end != m["lmmlasso_source"]
+        else ""
+    )
     lines = [
         f"Measured by `.venv/bin/python bench/mlmages.py{flags}` on {r['date']} (raw numbers in "
         f"`{source}`), total {r['total_seconds']:.0f} s.",
@@ -52,7 +58,8 @@ def render(r: dict, notes, source: str) -> str:
         f"Machine: {m['nproc']} CPUs ({m['cpu_model']}), {m['ram_gb']} GB RAM; "
         f"{m['lmmlasso']} ({m['lmmlasso_source']}), numpy {m['numpy']}, scikit-learn "
         f"{m['sklearn']}; every command with --threads {s['threads']}. Load average "
-        f"{r['loadavg_start']} at the start, {r['loadavg_end']} at the end (shared machine).",
+        f"{r['loadavg_start']} at the start, {r['loadavg_end']} at the end (shared machine)."
+        + changed,
         "",
         "Data and synthetic genes (one gene of GENE_BP every 2·GENE_BP along each chromosome):",
         "",

@@ -66,6 +66,12 @@ def verdicts(results: list[dict]) -> list[str]:
 def render(r: dict, notes, source: str) -> str:
     m, s = r["machine"], r["settings"]
     flags = " --quick" if r["quick"] else ""
+    end = r.get("lmmlasso_source_end")
+    changed = (
+        f" The package sources changed during the run: at its end they were {end}."
+        if end and end != m["lmmlasso_source"]
+        else ""
+    )
     lines = [
         f"Measured by `.venv/bin/python bench/shrink.py{flags}` on {r['date']} (raw numbers in "
         f"`{source}`), total {r['total_seconds']:.0f} s.",
@@ -74,7 +80,7 @@ def render(r: dict, notes, source: str) -> str:
         f"{m['kernel']}, Python {m['python']}; {m['lmmlasso']} ({m['lmmlasso_source']}), "
         f"numpy {m['numpy']}, scikit-learn {m['sklearn']}; every command with --threads "
         f"{s['threads']}. The machine was shared: load average {r['loadavg_start']} at the "
-        f"start, {r['loadavg_end']} at the end; wall times carry that noise.",
+        f"start, {r['loadavg_end']} at the end; wall times carry that noise." + changed,
         "",
         "Data: "
         + "; ".join(

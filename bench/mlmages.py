@@ -394,6 +394,7 @@ def main(argv: list[str] | None = None) -> int:
             _common.write_json(_common.RESULTS / "mlmages.partial.json", result)
         del geno
     result["loadavg_end"] = _common.loadavg()
+    result["lmmlasso_source_end"] = md.git_head()  # the package is editable: did it change?
     result["total_seconds"] = round(time.perf_counter() - started, 1)
     name = "mlmages_quick.json" if args.quick else "mlmages.json"
     _common.write_json(_common.RESULTS / name, result)

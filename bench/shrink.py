@@ -335,6 +335,7 @@ def main(argv: list[str] | None = None) -> int:
             )
             _common.write_json(_common.RESULTS / "shrink.partial.json", result)
     result["loadavg_end"] = _common.loadavg()
+    result["lmmlasso_source_end"] = md.git_head()  # the package is editable: did it change?
     result["total_seconds"] = round(time.perf_counter() - started, 1)
     name = "shrink_quick.json" if args.quick else "shrink.json"
     _common.write_json(_common.RESULTS / name, result)
