@@ -37,8 +37,10 @@ import _render_distributed  # noqa: E402
 import _render_gwas_vs_gemma  # noqa: E402
 import _render_kinship_null  # noqa: E402
 import _render_lasso_fit  # noqa: E402
+import _render_mlmages  # noqa: E402
 import _render_pca_vs_plink2  # noqa: E402
 import _render_score_vs_plink2  # noqa: E402
+import _render_shrink  # noqa: E402
 import _render_stability_vs_paper  # noqa: E402
 
 BENCH = Path(__file__).resolve().parent
@@ -183,6 +185,14 @@ SECTIONS = (
     Section(
         "## Beyond one machine: Dask and job arrays (issue 11)",
         (Part("distributed", ("distributed.json",), _render_distributed.render),),
+    ),
+    Section(
+        "## ML-MAGES shrinkage (issue 8)",
+        (Part("shrink", ("shrink.json", "shrink_quick.json"), _render_shrink.render),),
+    ),
+    Section(
+        "## ML-MAGES clusters and gene tests (issue 9)",
+        (Part("mlmages", ("mlmages.json", "mlmages_quick.json"), _render_mlmages.render),),
     ),
 )
 
