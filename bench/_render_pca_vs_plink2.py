@@ -12,8 +12,10 @@ def render(result: dict, notes, source: str) -> str:
         "",
         "Both tools on exactly the SNPs plink2 keeps (for HLC also without missing calls, "
         "`--geno 0`), plink2 `--pca` with `--nonfounders` against `lmmlasso pca --scaling hwe` "
-        "(randomized SVD streamed over the .bed). The last column checks the randomized SVD "
-        "against the exact eigendecomposition of our kinship (empirical scaling, same SNPs).",
+        "(its default `--method auto`: the exact eigendecomposition of K for up to 5000 "
+        "individuals). The last column checks `--method randomized` (the streamed randomized "
+        "SVD used above 5000 individuals) against the exact eigendecomposition of our kinship "
+        "(empirical scaling, same SNPs).",
         "",
         "| data | individuals | SNPs | min \\|corr\\| vs plink2 (PC1–PC10) | eigenvalue ratio "
         "ours/plink2 | min \\|corr\\| randomized vs exact |",

@@ -52,7 +52,9 @@ def test_kinship_pcs_order_and_sign_rule():
 
 def test_cli_pca_files_both_ways_and_as_covariates(tiny, tmp_path):
     run("kinship", "--bfile", tiny["prefix"], "--out", tmp_path / "k")
-    run("pca", "--bfile", tiny["prefix"], "--n-pcs", "3", "--out", tmp_path / "r")
+    run("pca", "--bfile", tiny["prefix"], "--n-pcs", "3", "--method", "randomized",
+        "--out", tmp_path / "r")  # fmt: skip
+    run("pca", "--bfile", tiny["prefix"], "--n-pcs", "3", "--out", tmp_path / "x")  # auto: exact
     run("pca", "--bfile", tiny["prefix"], "--n-pcs", "3", "--kinship", tmp_path / "k.kinship.npz",
         "--out", tmp_path / "e")  # fmt: skip
     r = pd.read_csv(tmp_path / "r.eigenvec", sep="\t")
@@ -61,14 +63,16 @@ def test_cli_pca_files_both_ways_and_as_covariates(tiny, tmp_path):
     K = np.load(tmp_path / "k.kinship.npz")["K"]  # equal to the dense formula (test_kinship)
     vals = np.linalg.eigvalsh(K)[::-1][:3]
     np.testing.assert_allclose(np.loadtxt(tmp_path / "e.eigenval"), vals, rtol=1e-6)
+    x = pd.read_csv(tmp_path / "x.eigenvec", sep="\t")
+    np.testing.assert_allclose(x[["PC1", "PC2", "PC3"]], e[["PC1", "PC2", "PC3"]], atol=1e-10)
     for k in (1, 2, 3):
         assert abs(np.corrcoef(r[f"PC{k}"], e[f"PC{k}"])[0, 1]) > 0.999
     # the eigenvec file is a covariate table as it is; gwas --pcs adds the same PCs itself
     pheno = ["--pheno", tiny["pheno"], "--pheno-name", "q"]
-    run("gwas", "--bfile", tiny["prefix"], *pheno, "--lm", "--covar", tmp_path / "r.eigenvec",
+    run("gwas", "--bfile", tiny["prefix"], *pheno, "--lm", "--covar", tmp_path / "x.eigenvec",
         "--out", tmp_path / "viacovar")  # fmt: skip
     run("gwas", "--bfile", tiny["prefix"], *pheno, "--lm", "--pcs", "3", "--out", tmp_path / "pcs")
     a = read_tsv(str(tmp_path / "viacovar.gwas.tsv"))
     b = read_tsv(str(tmp_path / "pcs.gwas.tsv"))
     np.testing.assert_allclose(a.BETA, b.BETA, rtol=1e-5, atol=1e-9)
-    assert "+ 3 PCs (randomized)" in (tmp_path / "pcs.log").read_text()
+    assert "+ 3 PCs (kinship)" in (tmp_path / "pcs.log").read_text()  # auto: exact for n=60

@@ -7,7 +7,18 @@ import click
 from lmmlasso_cli.cli.options import BFILE, RUN, SAMPLES, SNPS, options
 from lmmlasso_cli.cli.runner import run_command
 
+EXACT_MAX_SAMPLES = 5000  # auto: the exact eigendecomposition up to this many individuals
+
 PCA = [
+    click.option(
+        "--method",
+        type=click.Choice(["auto", "exact", "randomized"]),
+        default="auto",
+        show_default=True,
+        help="exact = eigendecomposition of K accumulated over the SNP blocks (n × n memory, "
+        "O(n³)); randomized = streamed randomized SVD (memory n × (k + 20)); auto = exact up "
+        f"to {EXACT_MAX_SAMPLES} individuals.",
+    ),
     click.option(
         "--scaling",
         type=click.Choice(["empirical", "hwe"]),
@@ -51,7 +62,9 @@ PCA = [
 def pca(log, **kw):
     """Principal components of K = Z Zᵀ/p, Z the standardized SNPs (mean 0, sd 1, missing at
     the mean): its top eigenvectors (unit length) and eigenvalues. With --kinship they come from
-    that matrix's eigendecomposition; otherwise from a randomized SVD (subspace iteration,
+    that matrix's eigendecomposition; otherwise, with --method exact (auto: up to 5000
+    individuals), from the eigendecomposition of K accumulated over the SNP blocks, or with
+    --method randomized (auto: larger samples) from a randomized SVD (subspace iteration,
     Halko et al. 2011: 1 + --power-iterations + 1 passes over the .bed, memory n × (k + 20)
     plus one block; no n × p matrix). Writes PREFIX.eigenvec (#FID IID PC1 ... PCk, usable as
     --covar) and PREFIX.eigenval, as plink2 --pca does. Eigenvalues are on K's scale (mean
@@ -88,6 +101,10 @@ def principal_components(log, kw, data, n_pcs: int):
     from lmmlasso_cli.pca import kinship_pcs, randomized_pcs
 
     samples = data.samples
+    scaling = kw.get("scaling", "empirical")
+    method = kw.get("method", "auto")
+    if method == "auto":
+        method = "exact" if samples.n_samples <= EXACT_MAX_SAMPLES else "randomized"
     try:
         if kw.get("kinship"):
             kin = load_kinship(kw["kinship"])
@@ -95,7 +112,8 @@ def principal_components(log, kw, data, n_pcs: int):
             log.info(f"PCs from the eigendecomposition of {kin.path} ({kin.n_snps} SNPs)")
             return kinship_pcs(eig.eigvals, eig.eigvecs, n_pcs, kin.n_snps)
         with GenotypeReader(data.plink, samples.fam_index, num_threads=kw["threads"]) as reader:
-            scaling = kw.get("scaling", "empirical")
+            if method == "exact":
+                return _exact_pcs(log, kw, data, reader, n_pcs, scaling)
             sc = snp_scales(reader, data.snp_index, kw["maf"], kw["block_size"], scaling)
             log.info(
                 f"PCs by randomized SVD of {len(sc.snp_index)} standardized SNPs "
@@ -118,3 +136,24 @@ def principal_components(log, kw, data, n_pcs: int):
                 )
     except ValueError as exc:
         raise InputError(f"--n-pcs {n_pcs}: {exc}") from None
+
+
+def _exact_pcs(log, kw, data, reader, n_pcs: int, scaling: str):
+    """PCs from the eigendecomposition of K accumulated over the SNP blocks."""
+    from lmmlasso_cli.cli.runner import progress_bar
+    from lmmlasso_cli.kinship import compute_kinship
+    from lmmlasso_cli.nullmodel import eigendecompose
+    from lmmlasso_cli.pca import kinship_pcs
+
+    with progress_bar(len(data.snp_index), "PCA: K", kw["quiet"], unit="SNP") as bar:
+        kin = compute_kinship(
+            reader.blocks(data.snp_index, kw["block_size"]),
+            reader.n_samples,
+            maf_min=kw["maf"],
+            scaling=scaling,
+            progress=bar.update,
+            blas_threads=kw["threads"],
+        )
+    eig = eigendecompose(kin.matrix)
+    log.info(f"PCs from the exact eigendecomposition of K over {kin.n_snps} SNPs ({scaling})")
+    return kinship_pcs(eig.eigvals, eig.eigvecs, n_pcs, kin.n_snps)
