@@ -49,17 +49,9 @@ def plot_manhattan(path: str, chrom: np.ndarray, bp: np.ndarray, p: np.ndarray, 
     plt = _pyplot()
     p = np.clip(p, np.finfo(float).tiny, 1.0)
     ok = np.isfinite(p)
-    chrom, bp, p = chrom[ok], bp[ok], p[ok]
-    names = list(dict.fromkeys(chrom))
-    x = np.zeros(len(p))
-    ticks, offset = [], 0.0
-    for c in names:
-        sel = chrom == c
-        span = bp[sel].max() - bp[sel].min() if sel.any() else 0
-        x[sel] = offset + bp[sel] - bp[sel].min()
-        ticks.append(offset + span / 2)
-        offset += span + max(span * 0.02, 1)
-    colour = np.array([names.index(c) % 2 for c in chrom])
+    chrom, bp, p = np.asarray(chrom)[ok], np.asarray(bp)[ok], p[ok]
+    x, ticks, names, index, offset = _genome_x(chrom, bp)
+    colour = index % 2
     keep = _thin(p)
     fig, ax = plt.subplots(figsize=(11, 4))
     palette = np.array(["#1f4e79", "#6fa8dc"])
