@@ -98,13 +98,7 @@ def run_evaluate(log, kw):
     if kw["window_bp"] is not None and kw["window_snps"] is not None:
         raise InputError("--window-bp and --window-snps: choose one window")
     plink = read_plink(plink_prefix(kw["bfile"]), kw["genotype_format"])
-    lookup = {s: i for i, s in enumerate(plink.snp)}
-    if len(lookup) < plink.n_snps:
-        dup = plink.snp[np.flatnonzero(pd.Series(plink.snp).duplicated().to_numpy())[0]]
-        raise InputError(
-            f"{plink.bim_path}: SNP IDs are not unique (e.g. {dup}) but results are matched by "
-            f"ID; make them unique, e.g. with plink2 --set-all-var-ids"
-        )
+    lookup = {s: i for i, s in enumerate(plink.snp)}  # unique: read_plink refuses duplicates
     truth = read_truth(kw["truth"], kw.get("pheno"))
     absent = [s for s in truth.snp if s not in lookup]
     if absent:

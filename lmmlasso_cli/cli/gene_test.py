@@ -270,17 +270,17 @@ def _reference_samples(kw, plink):
 
 
 def _ld_reader(reader, positions):
-    """ld_of(indices) -> the correlation of those variants over the reference individuals
-    (standardized with their own means and sds, missing calls at the mean)."""
+    """ld_of(indices) -> the LD of those variants over the reference individuals, as `shrink`
+    computes it (`mlmages.ld.block_ld` of the standardized genotypes, missing at the mean)."""
     import numpy as np
 
     from lmmlasso_cli.genotypes import snp_stats, standardize
+    from lmmlasso_cli.mlmages.ld import block_ld
 
     def ld_of(indices):
         counts = reader.read(positions[np.asarray(indices)])
         stats = snp_stats(counts)
-        z = standardize(counts, stats.means, stats.sds)
-        return (z.T @ z) / z.shape[0]
+        return block_ld(standardize(counts, stats.means, stats.sds))
 
     return ld_of
 

@@ -152,17 +152,22 @@ def _check_bed(path: str, n_samples: int, n_snps: int, fam: str, bim: str) -> No
         )
 
 
+def _require_set(paths, hint: str) -> None:
+    """Every file of a PLINK set exists and is a file; else one line with ``hint``."""
+    for path in paths:
+        if not os.path.exists(path):
+            raise InputError(f"{path}: file not found; {hint}")
+        if os.path.isdir(path):
+            raise InputError(f"{path}: is a directory; {hint}")
+
+
 def read_plink(prefix: str, genotype_format: str = "bed") -> PlinkSet:
     """Read and validate the .fam/.bim of ``prefix`` and check the .bed's magic bytes and size;
     with ``genotype_format="pgen"``, the .psam/.pvar/.pgen of a PLINK 2 set."""
     if genotype_format == "pgen":
         return _read_pfile(prefix)
     fam, bim, bed = (prefix + ext for ext in (".fam", ".bim", ".bed"))
-    for path in (fam, bim, bed):
-        if not os.path.exists(path):
-            raise InputError(f"{path}: file not found; --bfile PREFIX needs PREFIX.bed/.bim/.fam")
-        if os.path.isdir(path):
-            raise InputError(f"{path}: is a directory; --bfile PREFIX needs PREFIX.bed/.bim/.fam")
+    _require_set((fam, bim, bed), "--bfile PREFIX needs PREFIX.bed/.bim/.fam")
     fid, iid, fam_pheno = _read_fam(fam)
     bim_table = _read_bim(bim)
     _check_unique_snps(bim, bim_table["snp"])
@@ -190,15 +195,7 @@ def _read_pfile(prefix: str) -> PlinkSet:
     from lmmlasso_cli.io.pgen import read_psam, read_pvar
 
     psam, pvar, pgen = (prefix + ext for ext in (".psam", ".pvar", ".pgen"))
-    for path in (psam, pvar, pgen):
-        if not os.path.exists(path):
-            raise InputError(
-                f"{path}: file not found; --pfile PREFIX needs PREFIX.pgen/.pvar/.psam"
-            )
-        if os.path.isdir(path):
-            raise InputError(
-                f"{path}: is a directory; --pfile PREFIX needs PREFIX.pgen/.pvar/.psam"
-            )
+    _require_set((psam, pvar, pgen), "--pfile PREFIX needs PREFIX.pgen/.pvar/.psam")
     fid, iid, pheno = read_psam(psam)
     table = read_pvar(pvar)
     _check_unique_snps(pvar, table["snp"])

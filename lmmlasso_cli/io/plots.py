@@ -36,6 +36,13 @@ def _thin(p: np.ndarray) -> np.ndarray:
     return np.sort(np.concatenate([strong, weak]))
 
 
+def _finish(plt, fig, path: str) -> None:
+    """Lay the figure out, write it atomically and free it."""
+    fig.tight_layout()
+    _save(fig, path)
+    plt.close(fig)
+
+
 def _save(fig, path: str) -> None:
     from lmmlasso_cli.io.artifacts import atomic_path
 
@@ -67,9 +74,7 @@ def plot_manhattan(path: str, chrom: np.ndarray, bp: np.ndarray, p: np.ndarray, 
     ax.set_title(title)
     ax.legend(loc="upper right", fontsize=8, frameon=False)
     ax.spines[["top", "right"]].set_visible(False)
-    fig.tight_layout()
-    _save(fig, path)
-    plt.close(fig)
+    _finish(plt, fig, path)
 
 
 def plot_qq(path: str, p: np.ndarray, lambda_gc: float, title: str):
@@ -96,9 +101,7 @@ def plot_qq(path: str, p: np.ndarray, lambda_gc: float, title: str):
     ax.set_title(f"{title}\nλ_GC = {lambda_gc:.3f}, {n} SNPs", fontsize=10)
     ax.legend(loc="upper left", fontsize=8, frameon=False)
     ax.spines[["top", "right"]].set_visible(False)
-    fig.tight_layout()
-    _save(fig, path)
-    plt.close(fig)
+    _finish(plt, fig, path)
 
 
 def plot_pr(path: str, curves: dict, summary: dict, title: str):
@@ -128,9 +131,7 @@ def plot_pr(path: str, curves: dict, summary: dict, title: str):
     ax.set_title(title, fontsize=10)
     ax.legend(loc="upper right", fontsize=8, frameon=False)
     ax.spines[["top", "right"]].set_visible(False)
-    fig.tight_layout()
-    _save(fig, path)
-    plt.close(fig)
+    _finish(plt, fig, path)
 
 
 def plot_clusters(path: str, effects: np.ndarray, types: np.ndarray, trait_names) -> None:
@@ -171,9 +172,7 @@ def plot_clusters(path: str, effects: np.ndarray, types: np.ndarray, trait_names
         ax.set_visible(False)
     axes.flat[0].legend(fontsize=7, frameon=False, markerscale=1.5)
     fig.suptitle("shrunk effects by association type", fontsize=10)
-    fig.tight_layout()
-    _save(fig, path)
-    plt.close(fig)
+    _finish(plt, fig, path)
 
 
 def _genome_x(chrom: np.ndarray, bp: np.ndarray):
@@ -210,9 +209,7 @@ def plot_effects(path: str, chrom, bp, beta, title: str) -> None:
     ax.set_ylabel("BETA_STD (per sd of the SNP)")
     ax.set_title(f"{title}: {len(beta)} SNPs selected", fontsize=10)
     ax.spines[["top", "right"]].set_visible(False)
-    fig.tight_layout()
-    _save(fig, path)
-    plt.close(fig)
+    _finish(plt, fig, path)
 
 
 def plot_path(path: str, mus, coefs, chosen: int | None, title: str) -> None:
@@ -234,9 +231,7 @@ def plot_path(path: str, mus, coefs, chosen: int | None, title: str) -> None:
     ax.set_ylabel("BETA_STD (per sd of the SNP)")
     ax.set_title(f"{title}: {coefs.shape[1]} SNPs selected along the path", fontsize=10)
     ax.spines[["top", "right"]].set_visible(False)
-    fig.tight_layout()
-    _save(fig, path)
-    plt.close(fig)
+    _finish(plt, fig, path)
 
 
 def plot_cv(path: str, mus, ev_mean, ev_se, n_active, chosen: int, title: str) -> None:
@@ -259,9 +254,7 @@ def plot_cv(path: str, mus, ev_mean, ev_se, n_active, chosen: int, title: str) -
     ax.legend(lines[0] + more[0], lines[1] + more[1], fontsize=8, frameon=False, loc="best")
     ax.set_title(title, fontsize=10)
     ax.spines[["top"]].set_visible(False)
-    fig.tight_layout()
-    _save(fig, path)
-    plt.close(fig)
+    _finish(plt, fig, path)
 
 
 def plot_stability(path: str, chrom, bp, freq, threshold: float, title: str) -> None:
@@ -283,9 +276,7 @@ def plot_stability(path: str, chrom, bp, freq, threshold: float, title: str) -> 
     ax.set_title(title, fontsize=10)
     ax.legend(loc="upper right", fontsize=8, frameon=False)
     ax.spines[["top", "right"]].set_visible(False)
-    fig.tight_layout()
-    _save(fig, path)
-    plt.close(fig)
+    _finish(plt, fig, path)
 
 
 def plot_shrink(path: str, marginal, shrunk, title: str) -> None:
@@ -304,6 +295,4 @@ def plot_shrink(path: str, marginal, shrunk, title: str) -> None:
     ax.set_title(title, fontsize=10)
     ax.legend(fontsize=8, frameon=False, loc="upper left")
     ax.spines[["top", "right"]].set_visible(False)
-    fig.tight_layout()
-    _save(fig, path)
-    plt.close(fig)
+    _finish(plt, fig, path)
