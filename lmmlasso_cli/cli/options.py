@@ -378,6 +378,7 @@ FLAGS = {
     "min_snps": "--min-snps",
     "window_bp": "--window-bp",
     "epsilon": "--epsilon",
+    "n_pcs": "--n-pcs",
     "part": "--part",
     "scheduler": "--scheduler",
 }

@@ -135,7 +135,7 @@ def principal_components(log, kw, data, n_pcs: int):
                     progress=bar.update,
                 )
     except ValueError as exc:
-        raise InputError(f"--n-pcs {n_pcs}: {exc}") from None
+        raise InputError(f"{data.plink.bed_path}: {exc}") from None
 
 
 def _exact_pcs(log, kw, data, reader, n_pcs: int, scaling: str):

@@ -164,7 +164,8 @@ def load_npz(path: str, kind: str, required: tuple[str, ...] = ("fid", "iid")) -
         with np.load(path, allow_pickle=False) as data:
             arrays = {k: data[k] for k in data.files}
     except (OSError, ValueError, zipfile.BadZipFile) as exc:
-        raise ArtifactError(f"{path}: not a readable .npz artifact ({exc}); re-create it") from None
+        why = "not an .npz file" if "pickle" in str(exc) else str(exc)  # numpy's text on text
+        raise ArtifactError(f"{path}: not a readable .npz artifact ({why}); re-create it") from None
     if "__meta__" not in arrays:
         raise ArtifactError(f"{path}: no lmmlasso metadata; it was not written by lmmlasso-cli")
     meta = json.loads(str(arrays.pop("__meta__")))

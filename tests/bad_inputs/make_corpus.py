@@ -525,6 +525,15 @@ def build(folder: str | os.PathLike) -> list[Case]:
         r"chromosome names",
     )
 
+    add("shrink-model-not-an-npz", ["shrink", "--bfile", ok, "--gwas", b["gwas"], "--model",
+        b["shrink"], "--out", "{out}"],
+        r"ok\.shrink\.tsv: not a readable \.npz artifact \(not an \.npz file\)")  # fmt: skip
+    add(
+        "pca-too-many-pcs",
+        ["pca", "--bfile", ok, "--n-pcs", "50", "--out", "{out}"],
+        r"ok\.bed: --n-pcs must be between 1 and 30, got 50",
+    )
+
     # --- option values ------------------------------------------------------------------------
     fit = ["fit", "--bfile", ok, "--kinship", kin, *pheno]
     add(
