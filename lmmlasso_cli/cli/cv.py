@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import click
 
-from lmmlasso_cli.cli.fit import PARAMS as FIT_PARAMS
 from lmmlasso_cli.cli.options import (
     BFILE,
     COVAR,
     LASSO,
+    MODEL_PARAMS,
     MU_GRID,
     NULL_SEARCH,
     PHENO,
@@ -86,7 +86,7 @@ def run_cv(log, kw):
     grid, lasso = mu_grid_from(kw), lasso_from(kw)
     data, kin = load_inputs(log, data_options_from(kw), kw["kinship"])
     multi = len(data.pheno_names) > 1
-    params = {k: kw.get(k) for k in FIT_PARAMS}
+    params = {k: kw.get(k) for k in MODEL_PARAMS}
     search = null_search_from(kw)
     with (
         GenotypeCache(log, data, kw["maf"], kw["block_size"], kw["threads"], kw["quiet"]) as cache,

@@ -6,6 +6,7 @@ from lmmlasso_cli.cli.options import (
     BFILE,
     COVAR,
     LASSO,
+    MODEL_PARAMS,
     MU_GRID,
     NULL_SEARCH,
     PHENO,
@@ -17,32 +18,6 @@ from lmmlasso_cli.cli.options import (
     options,
 )
 from lmmlasso_cli.cli.runner import run_command
-
-PARAMS = (
-    "bfile",
-    "kinship",
-    "null_path",
-    "no_kinship",
-    "pheno",
-    "covar",
-    "covar_names",
-    "no_intercept",
-    "transform",
-    "mu",
-    "n_active",
-    "n_mu",
-    "mu_min_ratio",
-    "mu_list",
-    "l1_ratio",
-    "tol",
-    "max_epochs",
-    "maf",
-    "extract",
-    "exclude",
-    "chromosomes",
-    "keep",
-    "remove",
-)
 
 
 @click.command("fit", short_help="LMM-Lasso: sparse SNP effects plus a polygenic random effect.")
@@ -119,7 +94,7 @@ def fit(log, **kw):
     search = null_search_from(kw) if refit else None
     request = LassoRequest(mu=kw["mu"], n_active=kw["n_active"])
     grid, lasso = mu_grid_from(kw), lasso_from(kw)
-    params = {k: kw.get(k) for k in PARAMS}
+    params = {k: kw.get(k) for k in MODEL_PARAMS}
     multi = len(data.pheno_names) > 1
     policy, quiet = kw["on_nonconvergence"], kw["quiet"]
     with (

@@ -182,7 +182,7 @@ def _with_pcs(log, kw, data):
 
     import numpy as np
 
-    from lmmlasso_cli.cli.pca import principal_components
+    from lmmlasso_cli.cli.pipeline import principal_components
 
     pcs = principal_components(log, {**kw, "scaling": "empirical"}, data, kw["pcs"])
     names = [f"PC{k + 1}" for k in range(kw["pcs"])]

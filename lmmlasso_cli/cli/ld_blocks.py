@@ -2,38 +2,16 @@
 
 import click
 
-from lmmlasso_cli.cli.options import BFILE, RUN, SAMPLES, SNPS, data_options_from, options
-from lmmlasso_cli.cli.runner import progress_bar, run_command
-
-BLOCK_SNPS = [
-    click.option(
-        "--block-snps",
-        type=click.IntRange(2),
-        default=1000,
-        show_default=True,
-        help="Target block size in SNPs: breakpoints are local minima of the smoothed LD "
-        "profile about this far apart, and LD pairs are summed within this band.",
-    )
-]
-
-
-def compute_blocks(read_block, chrom, block_snps: int, quiet: bool):
-    """`mlmages.ld.find_ld_blocks` with a progress bar over the SNPs."""
-    from lmmlasso_cli.errors import InputError
-    from lmmlasso_cli.mlmages.ld import find_ld_blocks
-
-    with progress_bar(len(chrom), "LD profile", quiet, unit="SNP") as bar:
-        done = [0]  # windows overlap: count each SNP once, when first reached
-
-        def counted(start, stop):
-            bar.update(max(stop - done[0], 0))
-            done[0] = max(done[0], stop)
-            return read_block(start, stop)
-
-        try:
-            return find_ld_blocks(counted, chrom, block_snps)
-        except ValueError as exc:
-            raise InputError(f"`block_snps` {block_snps}: {exc}") from None
+from lmmlasso_cli.cli.options import (
+    BFILE,
+    BLOCK_SNPS,
+    RUN,
+    SAMPLES,
+    SNPS,
+    data_options_from,
+    options,
+)
+from lmmlasso_cli.cli.runner import run_command
 
 
 @click.command("ld-blocks", short_help="LD blocks by the ML-MAGES method, within chromosomes.")
@@ -52,6 +30,7 @@ def ld_blocks(log, **kw):
     """
     import numpy as np
 
+    from lmmlasso_cli.cli.pipeline import compute_blocks
     from lmmlasso_cli.io.blocks_file import write_blocks
     from lmmlasso_cli.io.dataset import load_dataset, range_reader, snp_scales
     from lmmlasso_cli.io.plink import GenotypeReader

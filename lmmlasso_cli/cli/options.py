@@ -250,6 +250,46 @@ def kinship_option(required: bool = True, help: str = KINSHIP_HELP):
     return [click.option("--kinship", required=required, metavar="FILE", help=help)]
 
 
+EXACT_PCA_MAX_SAMPLES = 5000  # pca/gwas --pcs auto: exact eigendecomposition up to this n
+
+BLOCK_SNPS = [
+    click.option(
+        "--block-snps",
+        type=click.IntRange(2),
+        default=1000,
+        show_default=True,
+        help="Target block size in SNPs: breakpoints are local minima of the smoothed LD "
+        "profile about this far apart, and LD pairs are summed within this band.",
+    )
+]
+
+# the options a model artifact records (fit, and cv's refit at its chosen μ)
+MODEL_PARAMS = (
+    "bfile",
+    "kinship",
+    "null_path",
+    "no_kinship",
+    "pheno",
+    "covar",
+    "covar_names",
+    "no_intercept",
+    "transform",
+    "mu",
+    "n_active",
+    "n_mu",
+    "mu_min_ratio",
+    "mu_list",
+    "l1_ratio",
+    "tol",
+    "max_epochs",
+    "maf",
+    "extract",
+    "exclude",
+    "chromosomes",
+    "keep",
+    "remove",
+)
+
 NULL_SEARCH = [
     click.option("--reml", is_flag=True, help="REML instead of ML (ML is the LMM-Lasso default)."),
     click.option(

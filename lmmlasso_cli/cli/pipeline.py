@@ -493,3 +493,96 @@ def _log_fit(log, name, prefix, fit, model) -> None:
         f"--score-col-nums 3-{2 + fit.n_mu}; PRED = SCORE_MU<k>_SUM + offset, offset "
         f"(μ index 0) = {model.score_offsets[0]:.10g}{other}"
     )
+
+
+def compute_blocks(read_block, chrom, block_snps: int, quiet: bool):
+    """`mlmages.ld.find_ld_blocks` with a progress bar over the SNPs."""
+    from lmmlasso_cli.cli.runner import progress_bar
+    from lmmlasso_cli.errors import InputError
+    from lmmlasso_cli.mlmages.ld import find_ld_blocks
+
+    with progress_bar(len(chrom), "LD profile", quiet, unit="SNP") as bar:
+        done = [0]  # windows overlap: count each SNP once, when first reached
+
+        def counted(start, stop):
+            bar.update(max(stop - done[0], 0))
+            done[0] = max(done[0], stop)
+            return read_block(start, stop)
+
+        try:
+            return find_ld_blocks(counted, chrom, block_snps)
+        except ValueError as exc:
+            raise InputError(f"`block_snps` {block_snps}: {exc}") from None
+
+
+def principal_components(log, kw, data, n_pcs: int):
+    """PCs over the dataset's aligned individuals: from --kinship, else randomized (also used
+    by `gwas --pcs`)."""
+    import numpy as np
+
+    from lmmlasso_cli.cli.options import EXACT_PCA_MAX_SAMPLES
+    from lmmlasso_cli.cli.runner import progress_bar
+    from lmmlasso_cli.errors import InputError
+    from lmmlasso_cli.io.dataset import snp_scales, standardized_blocks
+    from lmmlasso_cli.io.kinship_file import load_kinship
+    from lmmlasso_cli.io.plink import GenotypeReader
+    from lmmlasso_cli.nullmodel import eigendecompose
+    from lmmlasso_cli.pca import kinship_pcs, randomized_pcs
+
+    samples = data.samples
+    scaling = kw.get("scaling", "empirical")
+    method = kw.get("method", "auto")
+    if method == "auto":
+        method = "exact" if samples.n_samples <= EXACT_PCA_MAX_SAMPLES else "randomized"
+    try:
+        if kw.get("kinship"):
+            kin = load_kinship(kw["kinship"])
+            eig = eigendecompose(kin.submatrix(samples.fid, samples.iid))
+            log.info(f"PCs from the eigendecomposition of {kin.path} ({kin.n_snps} SNPs)")
+            return kinship_pcs(eig.eigvals, eig.eigvecs, n_pcs, kin.n_snps)
+        with GenotypeReader(data.plink, samples.fam_index, num_threads=kw["threads"]) as reader:
+            if method == "exact":
+                return _exact_pcs(log, kw, data, reader, n_pcs, scaling)
+            sc = snp_scales(reader, data.snp_index, kw["maf"], kw["block_size"], scaling)
+            log.info(
+                f"PCs by randomized SVD of {len(sc.snp_index)} standardized SNPs "
+                f"({kw.get('power_iterations', 6)} power iterations, seed {kw.get('seed', 0)})"
+            )
+
+            def blocks():
+                return standardized_blocks(reader, sc.snp_index, sc.means, sc.sds, kw["block_size"])
+
+            passes = kw.get("power_iterations", 6) + 2
+            with progress_bar(passes, "PCA passes", kw["quiet"], unit="pass") as bar:
+                return randomized_pcs(
+                    blocks,
+                    samples.n_samples,
+                    len(sc.snp_index),
+                    n_pcs,
+                    np.random.default_rng(kw.get("seed", 0)),
+                    power_iterations=kw.get("power_iterations", 6),
+                    progress=bar.update,
+                )
+    except ValueError as exc:
+        raise InputError(f"{data.plink.bed_path}: {exc}") from None
+
+
+def _exact_pcs(log, kw, data, reader, n_pcs: int, scaling: str):
+    """PCs from the eigendecomposition of K accumulated over the SNP blocks."""
+    from lmmlasso_cli.cli.runner import progress_bar
+    from lmmlasso_cli.kinship import compute_kinship
+    from lmmlasso_cli.nullmodel import eigendecompose
+    from lmmlasso_cli.pca import kinship_pcs
+
+    with progress_bar(len(data.snp_index), "PCA: K", kw["quiet"], unit="SNP") as bar:
+        kin = compute_kinship(
+            reader.blocks(data.snp_index, kw["block_size"]),
+            reader.n_samples,
+            maf_min=kw["maf"],
+            scaling=scaling,
+            progress=bar.update,
+            blas_threads=kw["threads"],
+        )
+    eig = eigendecompose(kin.matrix)
+    log.info(f"PCs from the exact eigendecomposition of K over {kin.n_snps} SNPs ({scaling})")
+    return kinship_pcs(eig.eigvals, eig.eigvecs, n_pcs, kin.n_snps)

@@ -7,8 +7,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from lmmlasso_cli.cli.ld_blocks import BLOCK_SNPS, compute_blocks
-from lmmlasso_cli.cli.options import BFILE, PLOT, RUN, SAMPLES, SNPS, options
+from lmmlasso_cli.cli.options import BFILE, BLOCK_SNPS, PLOT, RUN, SAMPLES, SNPS, options
 from lmmlasso_cli.cli.runner import run_command
 
 if TYPE_CHECKING:
@@ -319,6 +318,8 @@ def _inputs(log, kw):
             f"in no interval (each run of them is a block of its own)"
         )
     else:
+        from lmmlasso_cli.cli.pipeline import compute_blocks
+
         blocks = compute_blocks(read_block, chrom, kw["block_snps"], kw["quiet"])
         log.info(f"LD blocks computed here: {blocks.n_blocks} (--block-snps {kw['block_snps']})")
     pos = sc.snp_index
