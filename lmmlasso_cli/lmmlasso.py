@@ -30,6 +30,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import sparse
 
+from lmmlasso_cli.compact import as_genotypes
 from lmmlasso_cli.lasso.design import RotatedDesign
 from lmmlasso_cli.lasso.path import LassoPath, fit_lasso, fit_lasso_path, fit_n_active, mu_max
 from lmmlasso_cli.nullmodel import KinshipEigen
@@ -95,7 +96,7 @@ class _WithoutDuplicates:
 
 
 def _design(X, eig: KinshipEigen | None, log_delta: float, covariates):
-    n = X.shape[0]
+    n = X.n_samples
     if eig is None:  # the identity rotation: a plain Lasso with unpenalized covariates
         return RotatedDesign(X, np.eye(n), np.zeros(n), 1.0, covariates)
     return RotatedDesign(X, eig.eigvecs, eig.eigvals, float(np.exp(log_delta)), covariates)
@@ -133,16 +134,18 @@ def fit_lmm_lasso(
 ) -> LmmLassoFit:
     """Fit LMM-Lasso at one μ (``mu``), at the μ selecting ``n_active`` SNPs, or on a path.
 
-    X is (n, p) standardized, float64; y (n,) on the model scale; covariates (n, c) or None.
+    X is the (n, p) standardized SNPs: `compact.CompactGenotypes` or a float64 matrix; y (n,)
+    on the model scale; covariates (n, c) or None.
     A path is ``mus`` if given, else ``grid.values(μ_max)``. The duality gap certifies each fit
     (relative to ‖ỹ‖², ``lasso.tol``).
     """
     l1_ratio, tol, max_epochs = lasso.l1_ratio, lasso.tol, lasso.max_epochs
-    n = X.shape[0]
+    X = as_genotypes(X)
+    n = X.n_samples
     C = np.zeros((n, 0)) if covariates is None else np.asarray(covariates, dtype=np.float64)
     rotated = _design(X, eig, log_delta, C)
     y_rot = rotated.rotate_target(y)
-    dup = duplicate_columns(X)
+    dup = X.duplicate_columns()
     design = _WithoutDuplicates(rotated, dup) if dup.any() else rotated
     top = mu_max(design, y_rot, l1_ratio)
     if mu is not None:
@@ -160,7 +163,7 @@ def fit_lmm_lasso(
         w = path.coefs[k].toarray().ravel()
         alpha = rotated.covariate_coefs(y, w)
         support = np.flatnonzero(w)
-        xw = X[:, support] @ w[support]
+        xw = X.columns(support) @ w[support]
         fitted = xw + C @ alpha
         alphas.append(alpha)
         fixed.append(fitted)

@@ -95,7 +95,7 @@ def run_cv(log, kw):
         for pf in iter_phenotypes(log, data, kin, kw["transform"], search):
             eig, log_delta = pf.eig, pf.null.log_delta
             reader, geno = cache.get(pf)
-            X, y, C = geno.matrix, pf.pheno.values, pf.covariates
+            X, y, C = geno.store, pf.pheno.values, pf.covariates
             mus = shared_mu_grid(X, y, C, eig, log_delta, grid, lasso.l1_ratio)
             training = TrainingData(X, pf.pheno.raw, C, kin.submatrix(pf.fid, pf.iid))
             folds = kfold_indices(len(y), kw["folds"], np.random.default_rng(kw["seed"]))

@@ -113,7 +113,7 @@ def fit(log, **kw):
                 for pf, (eig, log_delta, _) in zip(group, nulls, strict=True)
             ]
             lasso_fits = fit_lasso_batch(
-                log, backend, geno.matrix, items, request, grid, lasso, policy, quiet
+                log, backend, geno.store, items, request, grid, lasso, policy, quiet
             )
             for pf, (eig, _, method), fit in zip(group, nulls, lasso_fits, strict=True):
                 background = background_for(

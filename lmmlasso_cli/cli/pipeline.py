@@ -226,7 +226,7 @@ class GenotypeCache:
         geno = self.geno
         note_dosages(self.log, self.reader)
         self.log.info(
-            f"SNPs: {geno.matrix.shape[1]} analysed over {geno.matrix.shape[0]} individuals; "
+            f"SNPs: {geno.store.shape[1]} analysed over {geno.store.shape[0]} individuals; "
             f"dropped {geno.n_monomorphic} monomorphic, {geno.n_all_missing} all-missing, "
             f"{geno.n_low_maf} with MAF < {self.maf}"
         )
@@ -369,7 +369,7 @@ def background_for(log, data, kin, reader, geno, fit, eig, block_size: int):
         weights = background_weights(blocks, fit.blup_residual, len(pos), kin.scale)
         snps = SnpSet.from_plink(plink, pos, kin.means, kin.sds, flipped)
         return Background(snps, weights, kin.path)
-    weights, err = approximate_background(geno.matrix, fit.blup_residual, eig)
+    weights, err = approximate_background(geno.store, fit.blup_residual, eig)
     snps = SnpSet.from_plink(plink, geno.snp_index, geno.means, geno.sds)
     if err is not None and err > BACKGROUND_TOL:
         log.warning(
@@ -403,7 +403,7 @@ def write_model(log, prefix: str, data, pf: PhenotypeFit, geno, fit, background,
             "converged": path.converged.tolist(),
             "gaps": path.gaps.tolist(),
             "score_offsets": model.score_offsets.tolist(),
-            "n_snps_analysed": int(geno.matrix.shape[1]),
+            "n_snps_analysed": int(geno.store.shape[1]),
             **_background_meta(background),
             **extra,
         }

@@ -82,7 +82,7 @@ def predict(log, **kw):
             geno = read_standardized(
                 reader, pos, means=fx.means, sds=fx.sds, flipped=flipped, block_size=size
             )
-            fixed_z = geno.matrix
+            fixed_z = geno.store
         if model.background is not None:
             bg = model.background
             pos, flipped = match_snps(plink, bg.snp, bg.a1, bg.a2, model.path + " (background)")

@@ -69,11 +69,11 @@ def _run_in(log, kw, stack):
     backend = stack.enter_context(backend_for(log, kw, len(reps), processes=True))
     for pf in iter_phenotypes(log, data, kin, kw["transform"], need_eig=False):
         geno = cache.get(pf)[1]
-        n_samples, n_snps = geno.matrix.shape
+        n_samples, n_snps = geno.store.shape
         if mode.kind == "n_active" and mode.value > n_snps:
             raise InputError(f"--n-active {mode.value} exceeds the {n_snps} analysed SNPs")
         training = TrainingData(
-            geno.matrix, pf.pheno.raw, pf.covariates, kin.submatrix(pf.fid, pf.iid)
+            geno.store, pf.pheno.raw, pf.covariates, kin.submatrix(pf.fid, pf.iid)
         )
         pos = geno.snp_index
         plink = data.plink

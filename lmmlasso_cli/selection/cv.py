@@ -27,11 +27,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from lmmlasso_cli.compact import as_genotypes
 from lmmlasso_cli.errors import InputError
 from lmmlasso_cli.lmmlasso import fit_lmm_lasso
 from lmmlasso_cli.nullmodel import KinshipEigen
 from lmmlasso_cli.predict import accuracy
-from lmmlasso_cli.selection.folds import TrainingData, fit_training, take_rows
+from lmmlasso_cli.selection.folds import TrainingData, fit_training, predict_snps, take_rows
 from lmmlasso_cli.settings import LassoSettings, MuGrid, TrainingSettings
 
 RULES = ("best", "1se")
@@ -121,14 +122,13 @@ def fit_fold(
     train = np.setdiff1d(np.arange(len(data.y_raw)), held_out)
     fit = fit_training(data, train, settings, mus=mus)
     lmm = fit.lmm
-    X_v = take_rows(data.X, held_out)
     C_v = take_rows(data.covariates, held_out)
     K_vt = np.asarray(data.K[np.ix_(held_out, train)], dtype=np.float64)
     return FoldResult(
         fold=fold,
         held_out=held_out,
         y=fit.transform.apply(data.y_raw[held_out]),
-        snps=np.asarray(lmm.path.coefs @ X_v.T),
+        snps=predict_snps(as_genotypes(data.X).take_rows(held_out), lmm.path.coefs),
         covariates=lmm.covariate_coefs @ C_v.T,
         background=lmm.blup_residual @ K_vt.T,
         n_active=lmm.path.n_active.copy(),

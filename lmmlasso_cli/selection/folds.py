@@ -27,6 +27,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from lmmlasso_cli.compact import as_genotypes
 from lmmlasso_cli.errors import ConvergenceWarning, InputError
 from lmmlasso_cli.lmmlasso import LmmLassoFit, fit_lmm_lasso
 from lmmlasso_cli.nullmodel import NullModel, eigendecompose, fit_null_model
@@ -72,7 +73,8 @@ def replicate_generators(seed: int, n_reps: int, reps: range) -> list[np.random.
 class TrainingData:
     """What a split is cut from (n = all analysed individuals, p = SNPs, c = covariates).
 
-    X: (n, p) float64 standardized SNPs. y_raw: (n,) phenotype on its original scale.
+    X: (n, p) standardized SNPs, `compact.CompactGenotypes` (or a float64 matrix).
+    y_raw: (n,) phenotype on its original scale.
     covariates: (n, c) fixed effects, the intercept among them. K: (n, n) kinship.
     """
 
@@ -104,6 +106,15 @@ def take_rows(X: np.ndarray, rows: np.ndarray) -> np.ndarray:
     return np.asarray(np.take(X.T, rows, axis=1).T, dtype=np.float64)
 
 
+def predict_snps(X, coefs) -> np.ndarray:
+    """X w for every row w of the sparse ``coefs`` (n_mu, p): (n_mu, n) dense; only the SNPs
+    in some support are expanded."""
+    X = as_genotypes(X)
+    coefs = coefs.tocsc()
+    support = np.flatnonzero(np.diff(coefs.indptr))
+    return np.asarray(coefs[:, support] @ X.columns(support).T)
+
+
 def fit_training(
     data: TrainingData,
     train: np.ndarray,
@@ -133,7 +144,7 @@ def fit_training(
         eig = eigendecompose(np.asarray(data.K[np.ix_(train, train)], dtype=np.float64))
         null = fit_null_model(y, eig, C, settings.null)
         lmm = fit_lmm_lasso(
-            take_rows(data.X, train),
+            as_genotypes(data.X).take_rows(train),
             y,
             C,
             eig,
