@@ -37,9 +37,7 @@ def background_weights(
     return weights
 
 
-def approximate_background(
-    X, blup_residual: np.ndarray, eig
-) -> tuple[np.ndarray, float | None]:
+def approximate_background(X, blup_residual: np.ndarray, eig) -> tuple[np.ndarray, float | None]:
     """BLUP weights b = a X / p over the analysed SNPs X (n_train, p; compact or a float64
     matrix), for a kinship that carries no SNP list (a GCTA GRM), and how well X Xᵀ/p
     reproduces it at the last μ:

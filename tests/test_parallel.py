@@ -56,7 +56,7 @@ def _kinship_on(backend, tiny, block_size=16, blocks_per_unit=2):
     plink = read_plink(tiny["prefix"])
     source = GenotypeSource.of(plink, np.arange(plink.n_samples), 1)
     units = snp_units(plink.n_snps, block_size, blocks_per_unit)
-    task = functools.partial(kinship_unit, source, block_size, 0.0, "empirical")
+    task = functools.partial(kinship_unit, source, block_size, 0.0, "empirical", "float64")
     items = [np.arange(plink.n_snps)[u] for u in units]
     return finish_kinship(backend.tree_sum(task, items, add_parts))
 

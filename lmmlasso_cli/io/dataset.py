@@ -309,7 +309,7 @@ def read_standardized(
 class StandardizedBlock:
     """One block of usable SNPs, standardized over the reader's individuals."""
 
-    matrix: np.ndarray  # (n_samples, n_kept) float64, Fortran order; mean 0, sd 1, missing 0
+    matrix: np.ndarray  # (n_samples, n_kept) float64 (or float32), Fortran; mean 0, sd 1
     snp_index: np.ndarray  # (n_kept,) positions in the .bim
     means: np.ndarray  # (n_kept,) mean A1 count
     sds: np.ndarray  # (n_kept,)
@@ -326,10 +326,12 @@ def iter_standardized(
     block_size: int = 2048,
     scaling: str = "empirical",
     expand: bool = True,
+    dtype=np.float64,
 ):
     """Yield `StandardizedBlock`s over ``snp_index`` in order, dropping the SNPs that
     `read_standardized` drops; memory is one n × block array, never n × p. With
-    ``expand=False`` the blocks carry no matrix (None): a pass for the SNP scales only."""
+    ``expand=False`` the blocks carry no matrix (None): a pass for the SNP scales only;
+    ``dtype`` float32 gives the float64 values rounded once."""
     for start in range(0, len(snp_index), block_size):
         part = np.asarray(snp_index[start : start + block_size])
         codes = reader.read_codes(part)
@@ -341,7 +343,7 @@ def iter_standardized(
             store = CompactGenotypes.from_codes(
                 np.asfortranarray(codes[:, keep]), stats.means[keep], stats.sds[keep]
             )
-            matrix = store.columns(np.arange(store.n_snps))
+            matrix = store.columns(np.arange(store.n_snps), dtype)
         yield StandardizedBlock(
             matrix=matrix,
             snp_index=part[keep],

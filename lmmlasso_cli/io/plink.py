@@ -292,12 +292,14 @@ class GenotypeReader:
             codes[:, flipped] = np.where(sub == 3, 3, 2 - sub)
         return codes
 
-    def blocks(self, snp_index: np.ndarray, block_size: int):
-        """Yield ``(positions, counts)`` blocks over ``snp_index`` in order."""
+    def blocks(self, snp_index: np.ndarray, block_size: int, codes: bool = False):
+        """Yield ``(positions, counts)`` blocks over ``snp_index`` in order; with ``codes``,
+        the counts are `read_codes`'s uint8 codes."""
         snp_index = np.asarray(snp_index)
+        read = self.read_codes if codes else self.read
         for start in range(0, len(snp_index), block_size):
             part = snp_index[start : start + block_size]
-            yield part, self.read(part)
+            yield part, read(part)
 
     def close(self) -> None:
         if self._pgen is not None:
