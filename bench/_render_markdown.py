@@ -14,3 +14,8 @@ def markdown_table(headers: list[str], rows: list[list]) -> str:
     lines = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
     lines += ["| " + " | ".join(cell(v) for v in row) + " |" for row in rows]
     return "\n".join(lines)
+
+
+def commands_section(commands: list[str]) -> list[str]:
+    """Lines of a "### Commands" subsection: each distinct command once, in order, fenced."""
+    return ["### Commands", "", "```", *dict.fromkeys(commands), "```"]

@@ -39,6 +39,7 @@ import _render_kinship_null  # noqa: E402
 import _render_lasso_fit  # noqa: E402
 import _render_mlmages  # noqa: E402
 import _render_pca_vs_plink2  # noqa: E402
+import _render_scale  # noqa: E402
 import _render_score_vs_plink2  # noqa: E402
 import _render_shrink  # noqa: E402
 import _render_stability_vs_paper  # noqa: E402
@@ -185,6 +186,10 @@ SECTIONS = (
     Section(
         "## Beyond one machine: Dask and job arrays (issue 11)",
         (Part("distributed", ("distributed.json",), _render_distributed.render),),
+    ),
+    Section(
+        "## Biobank scale (issue 10)",
+        (Part("scale", ("scale.json",), _render_scale.render),),
     ),
     Section(
         "## ML-MAGES shrinkage (issue 8)",
