@@ -85,6 +85,10 @@ def run_cv(log, kw):
     settings = training_from(kw)
     grid, lasso = mu_grid_from(kw), lasso_from(kw)
     data, kin = load_inputs(log, data_options_from(kw), kw["kinship"])
+    from lmmlasso_cli.cli.pipeline import plan_for_data
+
+    n_train = data.samples.n_samples * (kw["folds"] - 1) // kw["folds"]
+    plan_for_data(log, kw, "cv", data, kin, units=kw["folds"], n_subsample=n_train)
     multi = len(data.pheno_names) > 1
     params = {k: kw.get(k) for k in MODEL_PARAMS}
     search = null_search_from(kw)

@@ -90,6 +90,9 @@ def fit(log, **kw):
         raise InputError("--kinship is required (or --no-kinship for a plain Lasso)")
     kinship = None if kw["no_kinship"] else kw["kinship"]
     data, kin = load_inputs(log, data_options_from(kw), kinship)
+    from lmmlasso_cli.cli.pipeline import plan_for_data
+
+    plan_for_data(log, kw, "fit", data, kin)
     refit = kin is not None and not kw["null_path"]
     search = null_search_from(kw) if refit else None
     request = LassoRequest(mu=kw["mu"], n_active=kw["n_active"])

@@ -53,6 +53,9 @@ def fit_null(log, **kw):
     from lmmlasso_cli.io.null_file import save_null, write_null_table
 
     data, kin = load_inputs(log, data_options_from(kw), kw["kinship"])
+    from lmmlasso_cli.cli.pipeline import plan_for_data
+
+    plan_for_data(log, kw, "fit-null", data, kin, n_snps=0)
     search = null_search_from(kw)
     with backend_for(log, kw) as backend:
         fits = list(iter_phenotypes(log, data, kin, kw["transform"], search, backend=backend))

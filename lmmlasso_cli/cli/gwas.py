@@ -144,6 +144,9 @@ def run_gwas(log, kw):
         log.info(f"--loco: ignoring --kinship {kw['kinship']}; kinships come from --bfile")
     kinship = kw["kinship"] if with_kinship else None
     data, kin = load_inputs(log, data_options_from(kw), kinship)
+    from lmmlasso_cli.cli.pipeline import plan_for_data
+
+    plan_for_data(log, kw, "gwas", data, kin)
     for note in data.snp_notes:
         log.info(note)
     if kw["pcs"]:

@@ -107,6 +107,10 @@ def run_simulate(log, kw):
             f"or simulate no causal SNP with --h2-snps 0 --n-causal 0"
         )
     data = load_dataset(data_options_from(kw, need_pheno=False))
+    from lmmlasso_cli.cli.pipeline import plan_for_data
+
+    n_causal = min(len(data.snp_index), kw["n_causal"] * kw["n_pheno"])
+    plan_for_data(log, kw, "simulate", data, n_snps=n_causal)
     plink, samples = data.plink, data.samples
     log.info(f"{plink.prefix}: {plink.n_samples} individuals, {plink.n_snps} SNPs")
     log.info(f"individuals: {samples.n_samples} kept; dropped: {samples.describe_drops()}")
