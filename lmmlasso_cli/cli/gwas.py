@@ -19,6 +19,8 @@ from lmmlasso_cli.cli.options import (
 )
 from lmmlasso_cli.cli.runner import run_command
 
+POOL_MIN_CALLS = 2e8  # genotype calls from which the scan runs on worker processes
+
 N_TOP_HITS = 5
 BLOCKS_PER_UNIT = 4  # a work unit tests 4 blocks of --block-size SNPs (8192 by default)
 JOB_PARAMS = ("maf", "block_size", "exact", "lm", "log_delta_range", "transform", "reml")
@@ -155,7 +157,12 @@ def run_gwas(log, kw):
     multi = len(data.pheno_names) > 1
     search = null_search_from(kw)
     with contextlib.ExitStack() as stack:
-        backend = None if kw["loco"] else stack.enter_context(backend_for(log, kw))
+        # SNP units on --threads worker processes (one BLAS thread each) once the scan is big
+        # enough to pay for starting them; the bytes equal a serial run's
+        pool = data.samples.n_samples * len(data.snp_index) >= POOL_MIN_CALLS
+        n_units = len(data.snp_index)
+        opened = None if kw["loco"] else backend_for(log, kw, n_units, processes=pool)
+        backend = None if opened is None else stack.enter_context(opened)
         fits = iter_phenotypes(
             log,
             data,
