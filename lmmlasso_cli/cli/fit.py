@@ -102,7 +102,7 @@ def fit(log, **kw):
     policy, quiet = kw["on_nonconvergence"], kw["quiet"]
     with (
         GenotypeCache(log, data, kw["maf"], kw["block_size"], kw["threads"], quiet) as cache,
-        backend_for(log, kw) as backend,
+        backend_for(log, kw, len(data.pheno_names), processes=True) as backend,
     ):
         fits = iter_phenotypes(log, data, kin, kw["transform"], search, refit, backend)
         for _, group in itertools.groupby(fits, key=lambda pf: pf.group):

@@ -57,7 +57,7 @@ def fit_null(log, **kw):
 
     plan_for_data(log, kw, "fit-null", data, kin, n_snps=0)
     search = null_search_from(kw)
-    with backend_for(log, kw) as backend:
+    with backend_for(log, kw, len(data.pheno_names), processes=True) as backend:
         fits = list(iter_phenotypes(log, data, kin, kw["transform"], search, backend=backend))
     meta = provenance("fit-null", {k: kw.get(k) for k in PARAMS})
     meta["covariate_names"] = data.covariate_names

@@ -127,7 +127,7 @@ def run_simulate(log, kw):
 
     reader = GenotypeReader(plink, samples.fam_index, num_threads=kw["threads"])
     try:
-        with backend_for(log, kw) as backend:
+        with backend_for(log, kw, kw["n_pheno"], processes=True) as backend:
             values, truth, names = _simulate(log, kw, data, reader, eig, backend)
     finally:
         reader.close()
