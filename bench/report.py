@@ -39,6 +39,7 @@ import _render_kinship_null  # noqa: E402
 import _render_lasso_fit  # noqa: E402
 import _render_mlmages  # noqa: E402
 import _render_pca_vs_plink2  # noqa: E402
+import _render_precision  # noqa: E402
 import _render_scale  # noqa: E402
 import _render_score_vs_plink2  # noqa: E402
 import _render_shrink  # noqa: E402
@@ -190,6 +191,10 @@ SECTIONS = (
     Section(
         "## Biobank scale (issue 10)",
         (Part("scale", ("scale.json",), _render_scale.render),),
+    ),
+    Section(
+        "## float32 against float64 (issue 10)",
+        (Part("precision", ("precision.json",), _render_precision.render),),
     ),
     Section(
         "## ML-MAGES shrinkage (issue 8)",

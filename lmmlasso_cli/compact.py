@@ -25,6 +25,8 @@ import numpy as np
 MISSING = 3
 # SNPs expanded at once by `dot`/`tdot_many` (n × block float64): 64 MB at n = 2048.
 DEFAULT_BLOCK_SNPS = 4096
+# `take_rows` copies a subset's codes up to this size (bytes), else selects through rows.
+SUBSET_COPY_BYTES = 256e6
 
 
 def standardized_lut(means: np.ndarray, sds: np.ndarray) -> np.ndarray:
@@ -95,8 +97,18 @@ class CompactGenotypes:
         return self.codes.nbytes + self.lut.nbytes + self.rows.nbytes
 
     def take_rows(self, rows: np.ndarray) -> CompactGenotypes:
-        """The individuals ``rows`` (positions in this matrix), same codes and scale."""
-        return replace(self, rows=np.ascontiguousarray(self.rows[np.asarray(rows)]))
+        """The individuals ``rows`` (positions in this matrix) with the same standardization.
+        Their codes are copied into a new store when that takes at most `SUBSET_COPY_BYTES`
+        (the kernels then read contiguous columns, several times faster than through
+        ``rows``); larger subsets keep the codes and select through ``rows``."""
+        from lmmlasso_cli.compact_kernels import gather_rows
+
+        rows = np.ascontiguousarray(self.rows[np.asarray(rows)])
+        if rows.size * self.n_snps > SUBSET_COPY_BYTES:
+            return replace(self, rows=rows)
+        codes = np.empty((rows.size, self.n_snps), dtype=np.uint8, order="F")
+        gather_rows(self.codes, rows, codes)
+        return replace(self, codes=codes, rows=np.arange(rows.size, dtype=np.intp))
 
     def columns(self, idx, dtype=np.float64) -> np.ndarray:
         """Z[:, idx] as a new (n_samples, len(idx)) Fortran array of ``dtype``."""
@@ -150,8 +162,9 @@ class CompactGenotypes:
         return out[:, 0] if flat else out
 
     def duplicate_columns(self) -> np.ndarray:
-        """(n_snps,) bool: True where a SNP's codes over ``rows`` equal an earlier SNP's (so
-        its standardized column is the same). Hashes group candidates; equality is checked."""
+        """(n_snps,) bool: True where a SNP's codes over ``rows`` and its standardized values
+        (``lut`` row) equal an earlier SNP's, so its column of Z is the same. Hashes group
+        candidates; equality is checked exactly."""
         from lmmlasso_cli.compact_kernels import column_hashes
 
         hashes = np.empty(self.n_snps, dtype=np.uint64)
@@ -161,15 +174,27 @@ class CompactGenotypes:
         sorted_hashes = hashes[order]
         starts = np.flatnonzero(np.r_[True, sorted_hashes[1:] != sorted_hashes[:-1]])
         sizes = np.diff(np.r_[starts, len(order)])
-        for start in starts[sizes > 1]:
-            group = order[start : start + sizes[starts == start][0]]
-            firsts: list[np.ndarray] = []
-            for j in group:
-                column = self.codes[self.rows, j]
-                if any(np.array_equal(column, f) for f in firsts):
-                    dup[j] = True
-                else:
-                    firsts.append(column)
+        multi = sizes > 1
+        if not multi.any():
+            return dup
+        members = np.concatenate([order[a : a + k] for a, k in zip(starts[multi], sizes[multi])])
+        firsts = np.repeat(order[starts[multi]], sizes[multi])
+        from lmmlasso_cli.compact_kernels import columns_equal
+
+        equal = np.empty(members.size, dtype=bool)
+        columns_equal(self.codes, self.rows, members, firsts, equal)
+        equal &= np.all(self.lut[members] == self.lut[firsts], axis=1)  # same standardization
+        dup[members[equal & (members != firsts)]] = True
+        # a member unequal to its group's first is a hash collision: check it the slow way
+        for j in members[~equal]:
+            column = self.codes[self.rows, j]
+            group = members[firsts == firsts[members == j][0]]
+            earlier = group[(group < j) & ~dup[group]]
+            dup[j] = any(
+                np.array_equal(column, self.codes[self.rows, i])
+                and np.array_equal(self.lut[j], self.lut[i])
+                for i in earlier
+            )
         return dup
 
 

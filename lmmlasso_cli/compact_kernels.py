@@ -92,3 +92,25 @@ def column_hashes(codes, rows, out):
         for i in range(n):
             h = (h ^ np.uint64(codes[rows[i], j])) * np.uint64(1099511628211)
         out[j] = h
+
+
+@njit(parallel=True, cache=True)
+def gather_rows(codes, rows, out):
+    """out[:, j] = codes[rows, j]: the codes of a subset of individuals, (len(rows), n_snps)."""
+    n = rows.size
+    for j in prange(codes.shape[1]):
+        for i in range(n):
+            out[i, j] = codes[rows[i], j]
+
+
+@njit(parallel=True, cache=True)
+def columns_equal(codes, rows, a, b, out):
+    """out[k] = True where SNPs a[k] and b[k] have the same codes over ``rows``."""
+    n = rows.size
+    for k in prange(a.size):
+        same = True
+        for i in range(n):
+            if codes[rows[i], a[k]] != codes[rows[i], b[k]]:
+                same = False
+                break
+        out[k] = same

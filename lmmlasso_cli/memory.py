@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from lmmlasso_cli.compact import SUBSET_COPY_BYTES
 from lmmlasso_cli.errors import InputError
 
 GB = 1e9
@@ -91,7 +92,8 @@ def _parts(command: str, s: Sizes, b: int) -> list[tuple[str, float]]:
     if command in ("fit", "cv", "stability"):
         codes = n * p  # one byte per call
         sub = s.n_subsample or n
-        per_fit = _eigh(sub) + s.cache_bytes + 2 * p * F64 + sub * b * F64
+        subset_codes = sub * p if s.n_subsample and sub * p <= SUBSET_COPY_BYTES else 0
+        per_fit = _eigh(sub) + s.cache_bytes + 2 * p * F64 + sub * b * F64 + subset_codes
         return [
             ("genotype codes", codes),
             ("kinship", (nk or n) ** 2 * F64),

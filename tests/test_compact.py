@@ -59,11 +59,21 @@ def test_products_equal_the_dense_ones(store):
     np.testing.assert_allclose(store.dot(V), Z @ V, rtol=RTOL, atol=RTOL)
 
 
-def test_rows_keep_the_whole_set_standardization(store):
+@pytest.mark.parametrize("copy_bytes", [0, 1e9])  # select through rows, or copy the subset
+def test_rows_keep_the_whole_set_standardization(store, copy_bytes, monkeypatch):
+    import lmmlasso_cli.compact as compact
+
+    monkeypatch.setattr(compact, "SUBSET_COPY_BYTES", copy_bytes)
     rows = np.array([9, 2, 30, 31, 0])
     sub = store.take_rows(rows)
     assert np.array_equal(sub.columns(np.arange(sub.n_snps)), _dense(store)[rows])
-    assert sub.take_rows([1, 3]).rows.tolist() == [2, 31]
+    assert sub.all_rows == (copy_bytes > 0)
+    u = np.random.default_rng(9).standard_normal(rows.size)
+    np.testing.assert_allclose(sub.tdot(u), _dense(store)[rows].T @ u, rtol=RTOL, atol=RTOL)
+    assert np.array_equal(sub.duplicate_columns(), duplicate_columns(_dense(store)[rows]))
+    assert np.array_equal(
+        sub.take_rows([1, 3]).columns(np.arange(sub.n_snps)), _dense(store)[[2, 31]]
+    )
 
 
 def test_code_counts_and_stats_match_numpy(store):
@@ -88,9 +98,18 @@ def test_duplicates_match_the_dense_search():
     dup = store.duplicate_columns()
     assert np.flatnonzero(dup).tolist() == [7, 9, 11]
     assert np.array_equal(dup, duplicate_columns(_dense(store)))
-    # on a subset of individuals two SNPs may become copies
-    rows = np.flatnonzero(codes[:, 0] == codes[:, 1])
-    assert store.take_rows(rows).duplicate_columns()[1]
+    # SNP 10 has SNP 5's codes with two calls swapped: the same standardization, so on the
+    # individuals without those two calls it is a copy of SNP 5
+    a, b = np.flatnonzero(codes[:, 5] == 0)[0], np.flatnonzero(codes[:, 5] == 2)[0]
+    codes[:, 10] = codes[:, 5]
+    codes[[a, b], 10] = codes[[b, a], 5]
+    stats = snp_stats(_counts(codes))
+    store = CompactGenotypes.from_codes(np.asfortranarray(codes), stats.means, stats.sds)
+    rows = np.setdiff1d(np.arange(30), [a, b])
+    assert not store.duplicate_columns()[10]
+    sub = store.take_rows(rows)
+    assert sub.duplicate_columns()[10]
+    assert np.array_equal(sub.duplicate_columns(), duplicate_columns(_dense(store)[rows]))
 
 
 def test_results_do_not_depend_on_the_thread_count(store):
@@ -142,3 +161,22 @@ def test_read_codes_agree_with_the_float_reader():
     assert (codes == 3).any()
     counts[:, flipped] = 2.0 - counts[:, flipped]
     assert np.array_equal(np.where(codes == 3, np.nan, codes), counts, equal_nan=True)
+
+
+def test_duplicates_survive_hash_collisions(monkeypatch):
+    """Every hash equal: the exact comparison alone must find the copies."""
+    import lmmlasso_cli.compact_kernels as kernels
+
+    rng = np.random.default_rng(8)
+    codes = _codes(rng, 25, 10, missing=0.0)
+    codes[:, 6] = codes[:, 3]
+    codes[:, 8] = codes[:, 0]
+    codes[:, 9] = codes[:, 3]
+    stats = snp_stats(_counts(codes))
+    store = CompactGenotypes.from_codes(np.asfortranarray(codes), stats.means, stats.sds)
+
+    def collide(codes, rows, out):
+        out[:] = 7
+
+    monkeypatch.setattr(kernels, "column_hashes", collide)
+    assert np.flatnonzero(store.duplicate_columns()).tolist() == [6, 8, 9]
