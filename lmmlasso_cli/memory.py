@@ -1,7 +1,9 @@
 """Memory plans: a command's peak memory estimated from its sizes, before the work starts.
 
 A plan lists the big arrays a command holds at its peak (bytes each, from n, p, the block size
-and the dtype) plus the process's baseline (the interpreter and the imported libraries). The
+and the dtype) plus the process's baseline (the interpreter and the imported libraries). A
+command that goes through phases (the eigendecomposition, then the scan) is planned at its
+largest phase; worker processes count in full (the plan is for the whole process tree). The
 CLI prints it in PREFIX.log, shrinks the SNP block until the plan fits the budget (--memory),
 and refuses to start when even the smallest block does not fit. `bench/scale.py` compares the
 estimates with the measured peak RSS.
@@ -17,7 +19,7 @@ from lmmlasso_cli.compact import SUBSET_COPY_BYTES
 from lmmlasso_cli.errors import InputError
 
 GB = 1e9
-BASELINE_BYTES = 260e6  # python + numpy + scipy + numba + bed-reader, measured after imports
+BASELINE_BYTES = 200e6  # python + numpy + scipy + numba + bed-reader: RSS after imports
 MIN_BLOCK_SNPS = 64
 F64, F32 = 8, 4
 
@@ -63,48 +65,51 @@ class Sizes:
 
 
 def _eigh(n: int) -> float:
-    """K, its eigenvectors and LAPACK's syevd work arrays (about 2n² doubles)."""
-    return 4.0 * n * n * F64
+    """An eigendecomposition of an n × n kinship: the loaded K, the copy LAPACK overwrites, its
+    work arrays (about 2n² doubles for syevd) and the eigenvectors: 5n² doubles."""
+    return 5.0 * n * n * F64
 
 
-def _parts(command: str, s: Sizes, b: int) -> list[tuple[str, float]]:
-    n, p, nk = s.n_samples, s.n_snps, s.n_kinship
+def _phases(command: str, s: Sizes, b: int) -> list[list[tuple[str, float]]]:
+    """The command's phases, each a list of (label, bytes) held at once; the plan's peak is
+    the largest phase. Worker processes are counted with their share of the whole tree."""
+    n, p, nk = s.n_samples, s.n_snps, s.n_kinship or s.n_samples
     item = F32 if s.precision == "float32" else F64
     block = n * b * (1 + F32 + item)  # codes, float32 counts or codes, standardized block
+    eigh = [("kinship eigendecomposition", _eigh(nk))]
     if command == "kinship":
         # the accumulator, the block's product, log2(units) partial sums of the tree, and the
         # symmetrized copy at the end
         units = max(1, -(-p // (8 * b)))
-        partials = units.bit_length()
-        return [
-            ("n x n sums", (2 + partials) * n * n * F64),
+        return [[
+            ("n x n sums", (2 + units.bit_length()) * n * n * F64),
             ("block product", n * n * item),
             ("SNP block", block),
-        ]
+        ]]  # fmt: skip
     if command in ("fit-null", "pca"):
-        return [("kinship + eigendecomposition", _eigh(nk or n))]
+        return [eigh]
     if command == "gwas":
-        parts = [("kinship + eigendecomposition", _eigh(nk or n))]
+        rotation = [("kinship + eigenvectors", 2 * n * n * F64)]
         if s.precision == "float32":
-            parts.append(("float32 eigenvectors", n * n * F32))
-        parts.append(("SNP block + rotation", s.workers * (block + 3 * n * b * F64)))
-        return parts
+            rotation.append(("float32 eigenvectors", s.workers * n * n * F32))
+        rotation.append(("SNP blocks + rotations", s.workers * (block + 3 * n * b * F64)))
+        return [eigh, rotation]
     if command in ("fit", "cv", "stability"):
-        codes = n * p  # one byte per call
         sub = s.n_subsample or n
-        subset_codes = sub * p if s.n_subsample and sub * p <= SUBSET_COPY_BYTES else 0
-        per_fit = _eigh(sub) + s.cache_bytes + 2 * p * F64 + sub * b * F64 + subset_codes
-        return [
-            ("genotype codes", codes),
-            ("kinship", (nk or n) ** 2 * F64),
-            ("per fit: eigendecomposition, column cache, correlations", s.workers * per_fit),
-        ]
+        held = [("genotype codes", n * p), ("kinship", nk * nk * F64)]
+        subset = sub * p if s.n_subsample and sub * p <= SUBSET_COPY_BYTES else 0
+        lasso = s.cache_bytes + 2 * p * F64 + sub * b * F64 + subset
+        if command == "fit":
+            fit = [("eigenvectors", n * n * F64), ("Lasso: column cache, correlations", lasso)]
+            return [eigh, held + fit]
+        per_fit = _eigh(sub) + lasso  # every training set has its own eigendecomposition
+        return [held + [("per training set: eigendecomposition, Lasso", s.workers * per_fit)]]
     if command == "simulate":
-        return [("causal SNP codes", n * p), ("kinship + eigendecomposition", _eigh(nk or n))]
+        return [eigh + [("causal SNP codes", n * p)]]
     if command == "predict":
-        return [("model SNP codes", n * p), ("SNP block", block)]
+        return [[("model SNP codes", n * p), ("SNP block", block)]]
     # ld-blocks, shrink, gene-test, evaluate, cluster: SNP blocks and their LD
-    return [("SNP block", block), ("block LD", b * b * F64 * 2)]
+    return [[("SNP block", block), ("block LD", b * b * F64 * 2)]]
 
 
 def plan_memory(command: str, sizes: Sizes, block_snps: int, budget: float) -> MemoryPlan:
@@ -112,7 +117,9 @@ def plan_memory(command: str, sizes: Sizes, block_snps: int, budget: float) -> M
     Raises `InputError` with the smallest plan's peak when none fits."""
     b = int(block_snps)
     while True:
-        plan = MemoryPlan(command, tuple(_parts(command, sizes, b)), b, float(budget))
+        phases = _phases(command, sizes, b)
+        parts = max(phases, key=lambda phase: sum(size for _, size in phase))
+        plan = MemoryPlan(command, tuple(parts), b, float(budget))
         if plan.fits or b <= MIN_BLOCK_SNPS:
             break
         b = max(MIN_BLOCK_SNPS, b // 2)

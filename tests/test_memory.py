@@ -13,19 +13,19 @@ def test_plan_adds_its_parts_and_the_baseline():
     plan = plan_memory("fit", sizes, 2048, 100 * GB)
     assert plan.fits and plan.block_snps == 2048
     assert plan.peak == pytest.approx(BASELINE_BYTES + sum(size for _, size in plan.parts))
-    codes = dict(plan.parts)["genotype codes"]
+    codes = dict(plan.parts)["genotype codes"]  # the Lasso phase is the larger here
     assert codes == 1000 * 50_000  # one byte per call
     assert "estimated peak" in plan.describe()
 
 
 def test_block_shrinks_to_fit_then_refuses():
     sizes = Sizes(n_samples=20_000, n_snps=10_000)
-    full = plan_memory("gwas", sizes, 4096, 100 * GB)
-    smaller = plan_memory("gwas", sizes, 4096, full.peak - 1)
+    full = plan_memory("ld", sizes, 4096, 100 * GB)
+    smaller = plan_memory("ld", sizes, 4096, full.peak - 1)
     assert smaller.block_snps < 4096 and smaller.fits
     with pytest.raises(InputError, match=r"gwas needs about .* GB .* more than `memory`"):
         plan_memory("gwas", sizes, 4096, BASELINE_BYTES)
-    tiny = plan_memory("gwas", sizes, 4096, plan_memory("gwas", sizes, MIN_BLOCK_SNPS, 1e15).peak)
+    tiny = plan_memory("ld", sizes, 4096, plan_memory("ld", sizes, MIN_BLOCK_SNPS, 1e15).peak)
     assert tiny.block_snps == MIN_BLOCK_SNPS
 
 
