@@ -2,7 +2,7 @@
 
     python bench/speed.py [--rows 1,2,...] [--repeats N] [--paper-reps N] [--quick]
 
-Runs this checkout's code: bench/work/speed/bin/lmmlasso is a two-line launcher for `python -m
+Runs this checkout's code: bench/work/speed/bin/lmmlasso is a shell launcher for `python -m
 lmmlasso_cli` (the interpreter running this script) with the repository on PYTHONPATH. Every
 command is a whole process under /usr/bin/time -v; ours and the peer's run --repeats times,
 interleaved (ours, peer, ours, peer, ...), and the table gives the median wall time. Before the
