@@ -8,6 +8,7 @@ maximum resident set size); wall time from ``time.perf_counter`` around the chil
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import json
 import os
@@ -58,12 +59,9 @@ def ensure_tools() -> None:
     needed = [GNU_TIME, PLINK2, PLINK19, GEMMA, GEMMA_EXAMPLE / "mouse_hs1940.bed.gz"]
     if all(p.exists() for p in needed):
         return
-    install = ["apt-get", "install", "-y", *APT_PACKAGES]
-    env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
     print(f"installing {' '.join(APT_PACKAGES)} with apt-get", file=sys.stderr)
-    if subprocess.run(install, env=env).returncode != 0:
-        subprocess.run(["apt-get", "update"], env=env, check=True)
-        subprocess.run(install, env=env, check=True)
+    if not apt_install(APT_PACKAGES):
+        raise BenchError(f"`apt-get install -y {' '.join(APT_PACKAGES)}` failed")
     missing = [str(p) for p in needed if not p.exists()]
     if missing:
         raise BenchError(f"still missing after apt-get install: {', '.join(missing)}")
@@ -71,6 +69,21 @@ def ensure_tools() -> None:
         raise BenchError(
             f"{LMMLASSO} not found; install the project with `pip install -e .` in .venv first"
         )
+
+
+def apt_install(packages, log: Path | None = None) -> bool:
+    """`apt-get install -y PACKAGES`, once more after `apt-get update` if it fails; True when
+    it succeeded. Its output goes to ``log`` when given, else to this process's."""
+    env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
+    install = ["apt-get", "install", "-y", *packages]
+    with open(log, "w") if log else contextlib.nullcontext() as out:
+        try:
+            if subprocess.run(install, env=env, stdout=out, stderr=out).returncode == 0:
+                return True
+            subprocess.run(["apt-get", "update"], env=env, stdout=out, stderr=out)
+            return subprocess.run(install, env=env, stdout=out, stderr=out).returncode == 0
+        except OSError:  # no apt-get here
+            return False
 
 
 def prepare_plink_set(name: str) -> Path:
@@ -170,7 +183,7 @@ def time_round_robin(
     for i in range(repeats):
         for label, argv in commands.items():
             slug = re.sub(r"\W+", "_", label)
-            stem = log_dir / f"{slug}.r{i}"
+            stem = log_dir / f"{slug}_r{i}"  # not .r{i}: run() replaces a suffix
             runs[label].append(run(argv, stem, cwd))
     return [
         Timing(

@@ -43,6 +43,7 @@ import _render_precision  # noqa: E402
 import _render_scale  # noqa: E402
 import _render_score_vs_plink2  # noqa: E402
 import _render_shrink  # noqa: E402
+import _render_speed  # noqa: E402
 import _render_stability_vs_paper  # noqa: E402
 
 BENCH = Path(__file__).resolve().parent
@@ -187,6 +188,10 @@ SECTIONS = (
     Section(
         "## Beyond one machine: Dask and job arrays (issue 11)",
         (Part("distributed", ("distributed.json",), _render_distributed.render),),
+    ),
+    Section(
+        "## Speed where users wait (issue 15)",
+        (Part("speed", ("speed.json",), _render_speed.render),),
     ),
     Section(
         "## Biobank scale (issue 10)",
