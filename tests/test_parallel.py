@@ -94,6 +94,24 @@ def test_shared_record_pickles_as_paths_and_rebuilds_the_dataclass(tmp_path):
     assert not any(tmp_path.iterdir())  # the folder is removed with the block
 
 
+def test_nested_genotypes_are_shared_as_files_not_pickled(tmp_path):
+    """A TrainingData holds CompactGenotypes: its codes must travel as a path too."""
+    from lmmlasso_cli.compact import CompactGenotypes
+    from lmmlasso_cli.selection.folds import TrainingData
+
+    rng = np.random.default_rng(1)
+    codes = np.asfortranarray(rng.integers(0, 3, (200, 20_000), dtype=np.uint8))
+    store = CompactGenotypes.from_codes(codes, codes.mean(axis=0), np.ones(20_000))
+    data = TrainingData(store, rng.random(200), np.ones((200, 1)), np.eye(200))
+    with shared_folder(str(tmp_path)) as share:
+        payload = pickle.dumps(share(data))
+        assert len(payload) < codes.nbytes // 100
+        back = resolve(pickle.loads(payload))
+        assert isinstance(back.X, CompactGenotypes) and isinstance(back.X.codes, np.memmap)
+        np.testing.assert_array_equal(back.X.codes, codes)
+        np.testing.assert_array_equal(back.X.lut, store.lut)
+
+
 def test_scheduler_without_dask_says_how_to_install(monkeypatch):
     monkeypatch.setitem(sys.modules, "distributed", None)
     with pytest.raises(InputError, match=r"pip install 'lmmlasso-cli\[dask\]'"):
