@@ -100,6 +100,7 @@ def plan_for_data(log, kw: dict, command: str, data, kin=None, units: int = 1, *
     sizes.setdefault("precision", kw.get("precision", "float64"))
     sizes.setdefault("cache_bytes", n * min(sizes["n_snps"], 2048) * 8.0)
     nk = len(kin.iid) if kin is not None else 0
+    sizes.setdefault("n_bim", data.plink.n_snps)
     return memory_plan(log, kw, command, n_samples=n, n_kinship=nk, workers=workers, **sizes)
 
 
