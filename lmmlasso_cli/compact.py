@@ -177,9 +177,11 @@ class CompactGenotypes:
         multi = sizes > 1
         if not multi.any():
             return dup
-        members = np.concatenate([order[a : a + k] for a, k in zip(starts[multi], sizes[multi])])
-        firsts = np.repeat(order[starts[multi]], sizes[multi])
         from lmmlasso_cli.compact_kernels import columns_equal
+
+        groups = zip(starts[multi], sizes[multi], strict=True)
+        members = np.concatenate([order[a : a + k] for a, k in groups])
+        firsts = np.repeat(order[starts[multi]], sizes[multi])
 
         equal = np.empty(members.size, dtype=bool)
         columns_equal(self.codes, self.rows, members, firsts, equal)

@@ -64,6 +64,7 @@ class Sizes:
     n_subsample: int = 0  # stability/cv: individuals of one training set
     cache_bytes: float = 0.0  # the Lasso's rotated-column cache
     n_bim: int = 0  # SNPs listed in the .bim (its table is held in memory)
+    n_mu: int = 1  # fit: μ values of the path (the model's background weights are n_mu × p)
 
 
 def _eigh(n: int) -> float:
@@ -102,7 +103,14 @@ def _phases(command: str, s: Sizes, b: int) -> list[list[tuple[str, float]]]:
         subset = sub * p if s.n_subsample and sub * p <= SUBSET_COPY_BYTES else 0
         lasso = s.cache_bytes + 2 * p * F64 + sub * b * F64 + subset
         if command == "fit":
-            fit = [("eigenvectors", n * n * F64), ("Lasso: column cache, correlations", lasso)]
+            # the background's BLUP weights (n_mu × p): the array, its blocks, the joined copy
+            # and the model file's buffer
+            weights = 4.0 * s.n_mu * p * F64
+            fit = [
+                ("eigenvectors", n * n * F64),
+                ("Lasso: column cache, correlations", lasso),
+                ("background weights", weights),
+            ]
             return [eigh, held + fit]
         per_fit = _eigh(sub) + lasso  # every training set has its own eigendecomposition
         return [held + [("per training set: eigendecomposition, Lasso", s.workers * per_fit)]]

@@ -92,7 +92,9 @@ def fit(log, **kw):
     data, kin = load_inputs(log, data_options_from(kw), kinship)
     from lmmlasso_cli.cli.pipeline import plan_for_data
 
-    plan_for_data(log, kw, "fit", data, kin)
+    single = kw["mu"] is not None or kw["n_active"] is not None
+    n_mu = 1 if single else mu_grid_from(kw).n_values
+    plan_for_data(log, kw, "fit", data, kin, n_mu=n_mu)
     refit = kin is not None and not kw["null_path"]
     search = null_search_from(kw) if refit else None
     request = LassoRequest(mu=kw["mu"], n_active=kw["n_active"])
