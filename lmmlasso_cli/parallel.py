@@ -251,6 +251,47 @@ def open_backend(
     yield Backend("serial", 1, _serial_map, lambda obj: obj)
 
 
+class _QueueProgress:
+    """A picklable ``progress(n)`` for work units: puts n on a manager queue."""
+
+    def __init__(self, queue):
+        self.queue = queue
+
+    def __call__(self, n: int) -> None:
+        self.queue.put(int(n))
+
+
+@contextlib.contextmanager
+def unit_progress(backend: Backend, update: Callable[[int], object]):
+    """Yield a ``progress(n)`` that work units call as they advance n steps, each call reaching
+    ``update(n)`` here: ``update`` itself in a serial run; for a process pool, a queue of a
+    manager process drained by a thread here; None on Dask, whose workers may be on other
+    machines (count steps as results arrive instead)."""
+    if backend.name == "serial":
+        yield update
+        return
+    if backend.client is not None:
+        yield None
+        return
+    import multiprocessing
+    import threading
+
+    with multiprocessing.get_context("spawn").Manager() as manager:
+        queue = manager.Queue()
+
+        def drain():
+            while (n := queue.get()) is not None:
+                update(n)
+
+        thread = threading.Thread(target=drain, name="unit-progress", daemon=True)
+        thread.start()
+        try:
+            yield _QueueProgress(queue)
+        finally:
+            queue.put(None)
+            thread.join()
+
+
 @contextlib.contextmanager
 def parallel_map(data, n_tasks: int, threads: int | None, on_start=None):
     """Yield (map_fn, data_for_tasks): the builtin map with one BLAS thread, or, for more than

@@ -47,12 +47,20 @@ def backend_for(log, kw: dict, n_units: int | None = None, processes: bool = Fal
         yield b
 
 
-def run_units(log, backend, data, n_units: int, desc: str, unit: str, quiet: bool, work):
+def run_units(
+    log, backend, data, n_units: int, desc: str, unit: str, quiet: bool, work, steps=None
+):
     """``work(data, map_fn, progress)`` over ``n_units`` independent units (folds, replicates)
-    on ``backend`` (this process with one BLAS thread when serial), with a progress bar."""
+    on ``backend`` (this process with one BLAS thread when serial), with a progress bar.
+
+    Without ``steps``, ``progress(_)`` advances the bar by one unit, called here as results
+    arrive. With ``steps``, the bar counts n_units × steps and ``progress(n)`` is for the units
+    to call as they advance n steps (`parallel.unit_progress`: from worker processes too); on
+    Dask, where it cannot reach here, the bar advances by ``steps`` as each result arrives."""
     from threadpoolctl import threadpool_limits
 
     from lmmlasso_cli.cli.runner import progress_bar
+    from lmmlasso_cli.parallel import unit_progress
 
     with contextlib.ExitStack() as stack:
         if backend.distributed:
@@ -60,8 +68,25 @@ def run_units(log, backend, data, n_units: int, desc: str, unit: str, quiet: boo
         else:
             stack.enter_context(threadpool_limits(limits=1))
             shared, map_fn = data, map
-        bar = stack.enter_context(progress_bar(n_units, desc, quiet, unit=unit))
-        return work(shared, map_fn, lambda _: bar.update(1))
+        total = n_units if steps is None else n_units * steps
+        bar = stack.enter_context(progress_bar(total, desc, quiet, unit=unit))
+        if steps is None:
+            return work(shared, map_fn, lambda _: bar.update(1))
+        progress = stack.enter_context(unit_progress(backend, bar.update))
+        if progress is None:
+            map_fn = _counting(map_fn, bar.update, steps)
+        return work(shared, map_fn, progress)
+
+
+def _counting(map_fn, update, steps: int):
+    """``map_fn`` calling ``update(steps)`` as each result arrives."""
+
+    def counted(fn, items):
+        for result in map_fn(fn, items):
+            update(steps)
+            yield result
+
+    return counted
 
 
 def note_dosages(log, reader) -> None:
