@@ -427,6 +427,7 @@ def write_model(log, prefix: str, data, pf: PhenotypeFit, geno, fit, background,
             "tol": path.tol,
             "converged": path.converged.tolist(),
             "gaps": path.gaps.tolist(),
+            "path_stop_rule": path.stop_rule,
             "score_offsets": model.score_offsets.tolist(),
             "n_snps_analysed": int(geno.matrix.shape[1]),
             **_background_meta(background),
@@ -441,6 +442,8 @@ def write_model(log, prefix: str, data, pf: PhenotypeFit, geno, fit, background,
         "objective=0.5*||y~-X~w||^2+mu*r*||w||_1+0.5*mu*(1-r)*||w||^2 (mu absolute)",
         "lmmlasso-cli " + meta["tool_version"],
     ]
+    if path.stop_rule:
+        header.append(f"path_stopped_by={path.stop_rule} after_mu_index={fit.n_mu - 1}")
     write_weights(prefix + ".weights.tsv", model.fixed, model.fixed_coefs, path.mus, header)
     write_path(prefix + ".path.tsv", path, header)
     save_model(prefix + ".model.npz", meta, pf.fid, pf.iid, model, pf.pheno.transform)
@@ -501,6 +504,12 @@ def _log_fit(log, name, prefix, fit, model) -> None:
         log.info(
             f"{name}: path of {fit.n_mu} μ from {path.mus[0]:.4g} to {path.mus[-1]:.4g}: "
             f"{path.n_active[0]} to {path.n_active[-1]} SNPs; {n_bad} not converged"
+        )
+    if path.stop_rule:
+        log.info(
+            f"{name}: the path stopped after μ index {fit.n_mu - 1} (μ={path.mus[-1]:.6g}): "
+            f"{path.stop_reason}; the smaller μ of the grid are not fitted and not in "
+            f"{prefix}.path.tsv (--full-path fits them all)"
         )
     for j, cname in enumerate(names):
         log.info(f"  covariate {cname}: {fit.covariate_coefs[-1, j]:+.6g}")
