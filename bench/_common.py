@@ -8,6 +8,7 @@ maximum resident set size); wall time from ``time.perf_counter`` around the chil
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import json
 import os
@@ -58,12 +59,9 @@ def ensure_tools() -> None:
     needed = [GNU_TIME, PLINK2, PLINK19, GEMMA, GEMMA_EXAMPLE / "mouse_hs1940.bed.gz"]
     if all(p.exists() for p in needed):
         return
-    install = ["apt-get", "install", "-y", *APT_PACKAGES]
-    env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
     print(f"installing {' '.join(APT_PACKAGES)} with apt-get", file=sys.stderr)
-    if subprocess.run(install, env=env).returncode != 0:
-        subprocess.run(["apt-get", "update"], env=env, check=True)
-        subprocess.run(install, env=env, check=True)
+    if not apt_install(APT_PACKAGES):
+        raise BenchError(f"`apt-get install -y {' '.join(APT_PACKAGES)}` failed")
     missing = [str(p) for p in needed if not p.exists()]
     if missing:
         raise BenchError(f"still missing after apt-get install: {', '.join(missing)}")
@@ -71,6 +69,21 @@ def ensure_tools() -> None:
         raise BenchError(
             f"{LMMLASSO} not found; install the project with `pip install -e .` in .venv first"
         )
+
+
+def apt_install(packages, log: Path | None = None) -> bool:
+    """`apt-get install -y PACKAGES`, once more after `apt-get update` if it fails; True when
+    it succeeded. Its output goes to ``log`` when given, else to this process's."""
+    env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
+    install = ["apt-get", "install", "-y", *packages]
+    with open(log, "w") if log else contextlib.nullcontext() as out:
+        try:
+            if subprocess.run(install, env=env, stdout=out, stderr=out).returncode == 0:
+                return True
+            subprocess.run(["apt-get", "update"], env=env, stdout=out, stderr=out)
+            return subprocess.run(install, env=env, stdout=out, stderr=out).returncode == 0
+        except OSError:  # no apt-get here
+            return False
 
 
 def prepare_plink_set(name: str) -> Path:
@@ -111,15 +124,42 @@ def run(argv: list[str], log_stem: Path, cwd: Path | None = None, check: bool = 
         start = time.perf_counter()
         proc = subprocess.run(full, stdout=out, stderr=err, cwd=cwd)
         seconds = time.perf_counter() - start
+    usage = read_gnu_time(time_file)
+    tail = "\n".join(err_path.read_text(errors="replace").strip().splitlines()[-3:])
+    result = Run(
+        [str(a) for a in argv],
+        seconds,
+        usage.cpu_seconds,
+        usage.max_rss_mb,
+        proc.returncode,
+        str(out_path),
+        tail,
+    )
+    if check and proc.returncode != 0:
+        raise BenchError(f"`{show_command(result.argv)}` exited with {proc.returncode}: {tail}")
+    return result
+
+
+@dataclass(frozen=True)
+class GnuTime:
+    """What ``/usr/bin/time -v`` reported (NaN for a figure it did not write)."""
+
+    max_rss_mb: float  # "Maximum resident set size": the largest single process of the tree
+    cpu_seconds: float  # user + system
+    wall_seconds: float  # "Elapsed (wall clock) time"
+
+
+def read_gnu_time(time_file: Path) -> GnuTime:
+    """Parse the report of ``/usr/bin/time -v -o time_file``."""
     text = time_file.read_text(errors="replace") if time_file.exists() else ""
     match = re.search(r"Maximum resident set size \(kbytes\): (\d+)", text)
     rss_mb = int(match.group(1)) / 1024 if match else float("nan")
     cpu = sum(float(x) for x in re.findall(r"(?:User|System) time \(seconds\): ([\d.]+)", text))
-    tail = "\n".join(err_path.read_text(errors="replace").strip().splitlines()[-3:])
-    result = Run([str(a) for a in argv], seconds, cpu, rss_mb, proc.returncode, str(out_path), tail)
-    if check and proc.returncode != 0:
-        raise BenchError(f"`{show_command(result.argv)}` exited with {proc.returncode}: {tail}")
-    return result
+    match = re.search(r"Elapsed \(wall clock\) time \(h:mm:ss or m:ss\): ([\d:.]+)", text)
+    wall = float("nan")
+    if match:  # h:mm:ss or m:ss.ss
+        wall = sum(float(x) * 60**i for i, x in enumerate(reversed(match.group(1).split(":"))))
+    return GnuTime(rss_mb, cpu, wall)
 
 
 @dataclass(frozen=True)
@@ -143,7 +183,7 @@ def time_round_robin(
     for i in range(repeats):
         for label, argv in commands.items():
             slug = re.sub(r"\W+", "_", label)
-            stem = log_dir / f"{slug}.r{i}"
+            stem = log_dir / f"{slug}_r{i}"  # not .r{i}: run() replaces a suffix
             runs[label].append(run(argv, stem, cwd))
     return [
         Timing(
@@ -171,7 +211,10 @@ def machine() -> dict:
             model = line.split(":", 1)[1].strip()
 
     def first_line(argv: list[str]) -> str:
-        proc = subprocess.run(argv, capture_output=True, text=True)
+        try:
+            proc = subprocess.run(argv, capture_output=True, text=True)
+        except FileNotFoundError:
+            return f"{Path(argv[0]).name}: not installed"
         lines = (proc.stdout + proc.stderr).strip().splitlines()
         return lines[0] if lines else ""
 
@@ -186,6 +229,22 @@ def machine() -> dict:
         "plink1.9": first_line([str(PLINK19), "--version"]),
         "gemma": first_line([str(GEMMA), "-h"]).split(" by ")[0],
     }
+
+
+def git_head() -> str:
+    """The lmmlasso_cli that runs: its checkout, last commit and whether it has local changes."""
+    import lmmlasso_cli
+
+    src = Path(lmmlasso_cli.__file__).resolve().parent.parent
+    proc = subprocess.run(
+        ["git", "-C", str(src), "log", "-1", "--format=%h %s"], capture_output=True, text=True
+    )
+    dirty = subprocess.run(
+        ["git", "-C", str(src), "status", "--porcelain", "lmmlasso_cli"],
+        capture_output=True,
+        text=True,
+    ).stdout.strip()
+    return f"{src}: {proc.stdout.strip()}" + (" (uncommitted changes)" if dirty else "")
 
 
 def loadavg() -> list[float]:

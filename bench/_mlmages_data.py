@@ -23,7 +23,7 @@ from pathlib import Path
 
 import _common
 import numpy as np
-from _common import DATA
+from _common import DATA, git_head
 
 # the lmmlasso of the venv that runs the bench (the package is installed editable there)
 LMMLASSO = Path(sys.executable).parent / "lmmlasso"
@@ -168,21 +168,6 @@ def machine() -> dict:
     facts["sklearn"] = sklearn.__version__
     facts["lmmlasso_source"] = git_head()
     return facts
-
-
-def git_head() -> str:
-    import lmmlasso_cli
-
-    src = Path(lmmlasso_cli.__file__).resolve().parent.parent
-    proc = subprocess.run(
-        ["git", "-C", str(src), "log", "-1", "--format=%h %s"], capture_output=True, text=True
-    )
-    dirty = subprocess.run(
-        ["git", "-C", str(src), "status", "--porcelain", "lmmlasso_cli"],
-        capture_output=True,
-        text=True,
-    ).stdout.strip()
-    return f"{src}: {proc.stdout.strip()}" + (" (uncommitted changes)" if dirty else "")
 
 
 def timing(r: _common.Run) -> dict:

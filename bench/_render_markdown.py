@@ -14,3 +14,14 @@ def markdown_table(headers: list[str], rows: list[list]) -> str:
     lines = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
     lines += ["| " + " | ".join(cell(v) for v in row) + " |" for row in rows]
     return "\n".join(lines)
+
+
+def commands_section(commands: list[str]) -> list[str]:
+    """Lines of a "### Commands" subsection: each distinct command once, in order, fenced."""
+    return ["### Commands", "", "```", *dict.fromkeys(commands), "```"]
+
+
+def source_commit(source: str) -> str:
+    """``path: hash subject`` of `_common.git_head` as ``hash`` (and its local changes)."""
+    head = source.split(": ", 1)[-1].split(" ", 1)[0]
+    return head + (" with uncommitted changes" if source.endswith("(uncommitted changes)") else "")

@@ -175,7 +175,7 @@ def units_child(prefix: str, kinship: str, pheno: str) -> dict:
         out["kinship_unit_snps"] = k_snps = min(16384, plink.n_snps)
         out["gwas_unit_snps"] = g_snps = min(8192, plink.n_snps)
         part, out["kinship_unit_s"] = clock(
-            lambda: kinship_unit(source, 2048, 0.0, "empirical", np.arange(k_snps))
+            lambda: kinship_unit(source, 2048, 0.0, "empirical", "float32", np.arange(k_snps))
         )
         _, out["kinship_add_s"] = clock(lambda: add_parts(part, part))
         K = load_kinship(kinship).matrix
@@ -187,7 +187,9 @@ def units_child(prefix: str, kinship: str, pheno: str) -> dict:
         models = [prepare_scan(y, C, eig, null.log_delta) for y in ys]
         for k in (1, N_PHENO):
             unit = functools.partial(gwas_unit, source, 2048, 0.0, eig, models[:k], "fixed")
-            _, out[f"gwas_unit_{k}pheno_s"] = clock(lambda u=unit: u((-5, 5), np.arange(g_snps)))
+            _, out[f"gwas_unit_{k}pheno_s"] = clock(
+                lambda u=unit: u((-5, 5), "float32", np.arange(g_snps))
+            )
     return out
 
 

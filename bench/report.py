@@ -39,8 +39,11 @@ import _render_kinship_null  # noqa: E402
 import _render_lasso_fit  # noqa: E402
 import _render_mlmages  # noqa: E402
 import _render_pca_vs_plink2  # noqa: E402
+import _render_precision  # noqa: E402
+import _render_scale  # noqa: E402
 import _render_score_vs_plink2  # noqa: E402
 import _render_shrink  # noqa: E402
+import _render_speed  # noqa: E402
 import _render_stability_vs_paper  # noqa: E402
 
 BENCH = Path(__file__).resolve().parent
@@ -185,6 +188,18 @@ SECTIONS = (
     Section(
         "## Beyond one machine: Dask and job arrays (issue 11)",
         (Part("distributed", ("distributed.json",), _render_distributed.render),),
+    ),
+    Section(
+        "## Speed where users wait (issue 15)",
+        (Part("speed", ("speed.json",), _render_speed.render),),
+    ),
+    Section(
+        "## Biobank scale (issue 10)",
+        (Part("scale", ("scale.json",), _render_scale.render),),
+    ),
+    Section(
+        "## float32 against float64 (issue 10)",
+        (Part("precision", ("precision.json",), _render_precision.render),),
     ),
     Section(
         "## ML-MAGES shrinkage (issue 8)",

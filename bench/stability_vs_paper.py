@@ -248,13 +248,15 @@ def paper_worker(args) -> None:
         record["ours_objective"] = float(fit.lmm.path.objectives[0])
         record["same_as_ours_cold_start"] = bool(np.array_equal(theirs, mine))
         # each SNP in only one of the two sets: its largest |correlation| in the subsample
-        # with another SNP of the union (1 = an identical genotype column)
+        # with another SNP of the union (1 = an identical genotype column; 0 if it is alone)
         union = np.union1d(theirs, mine)
         Xs = X[np.ix_(idx_of[record["rep"]], union)]
-        corr = np.abs(np.corrcoef(Xs.T))
-        np.fill_diagonal(corr, 0.0)
+        corr = np.zeros((union.size, union.size))
+        if union.size > 1:
+            corr = np.abs(np.corrcoef(Xs.T))
+            np.fill_diagonal(corr, 0.0)
         differing = np.isin(union, np.setxor1d(theirs, mine))
-        record["differing_max_abs_r"] = corr[differing].max(axis=1).tolist()
+        record["differing_max_abs_r"] = corr[differing].max(axis=1, initial=0.0).tolist()
     Path(args.out).write_text(json.dumps(records, indent=1) + "\n")
 
 

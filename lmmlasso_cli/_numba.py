@@ -15,7 +15,8 @@ import tempfile
 from collections.abc import MutableMapping
 
 # SIMD reductions and fused multiply-add; NaN and inf semantics are kept. Results are
-# deterministic for a given machine and input (no threads inside the kernels).
+# deterministic for a given machine and input, whatever the thread count (a kernel with
+# prange gives each output element to one thread).
 FASTMATH = {"reassoc", "contract"}
 
 PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))

@@ -27,22 +27,37 @@ class SnpStats:
 
 
 def snp_stats(counts: np.ndarray, scaling: str = "empirical") -> SnpStats:
-    """Means, scales, call counts and MAF of a block (columns are SNPs)."""
+    """Means, scales, call counts and MAF of a block (columns are SNPs) of 0/1/2/NaN counts."""
+    counts = np.asarray(counts)
+    tally = np.stack(
+        [(counts == c).sum(axis=0) for c in (0.0, 1.0, 2.0)] + [np.isnan(counts).sum(axis=0)],
+        axis=1,
+    )
+    if tally.sum() != counts.size:
+        raise ValueError("genotype counts must be 0, 1, 2 or NaN")
+    return stats_from_tally(tally, scaling)
+
+
+def stats_from_tally(tally: np.ndarray, scaling: str = "empirical") -> SnpStats:
+    """`SnpStats` from per-SNP code tallies (n_snps, 4): how many calls are 0, 1, 2, missing.
+
+    mean = (n1 + 2 n2)/n_obs (exact: integer sums); empirical sd² = Σ_c n_c (c − mean)² / n
+    over all n individuals (the missing ones, imputed at the mean, add 0)."""
     if scaling not in SCALINGS:
         raise ValueError(f"scaling must be one of {SCALINGS}, got {scaling!r}")
-    counts = np.asarray(counts, dtype=np.float64)
-    observed = ~np.isnan(counts)
-    n_obs = observed.sum(axis=0)
-    sums = np.where(observed, counts, 0.0).sum(axis=0)
+    tally = np.asarray(tally, dtype=np.int64)
+    n0, n1, n2 = (tally[:, c].astype(np.float64) for c in range(3))
+    n_obs = tally[:, :3].sum(axis=1)
+    n_all = tally.sum(axis=1)
     with np.errstate(invalid="ignore", divide="ignore"):
-        means = np.where(n_obs > 0, sums / np.maximum(n_obs, 1), np.nan)
-        centred = np.where(observed, counts - means, 0.0)
+        means = np.where(n_obs > 0, (n1 + 2.0 * n2) / np.maximum(n_obs, 1), np.nan)
+        ss = n0 * means**2 + n1 * (1.0 - means) ** 2 + n2 * (2.0 - means) ** 2
         if scaling == "empirical":
-            sds = np.sqrt((centred**2).sum(axis=0) / counts.shape[0])
+            sds = np.sqrt(ss / np.maximum(n_all, 1))
         else:
             f = means / 2.0
             sds = np.sqrt(2.0 * f * (1.0 - f))
-            sds[np.sqrt((centred**2).sum(axis=0)) == 0] = 0.0
+            sds[ss == 0] = 0.0
     f = means / 2.0
     maf = np.minimum(f, 1.0 - f)
     return SnpStats(means=means, sds=sds, n_obs=n_obs, maf=maf)

@@ -141,9 +141,14 @@ def prepare_scan(
     return ScanModel(eigvals, uy, uc, float(log_delta), weights, basis, y_tilde)
 
 
-def rotate(eig: KinshipEigen | None, Z: np.ndarray) -> np.ndarray:
-    """Z* = UᵀZ for a block of SNPs (one matrix product, Fortran order); Z itself for OLS."""
-    return Z if eig is None else (Z.T @ eig.eigvecs).T
+def rotate(eig: KinshipEigen | None, Z: np.ndarray, eigvecs: np.ndarray | None = None):
+    """Z* = UᵀZ for a block of SNPs (one matrix product, Fortran order); Z itself for OLS.
+    ``eigvecs`` is U in Z's dtype (default ``eig.eigvecs``): a float32 Z and U give a float32
+    product (twice BLAS's float64 rate), which the tests then use in float64."""
+    if eig is None:
+        return Z
+    U = eig.eigvecs if eigvecs is None else eigvecs
+    return (Z.T @ U).T
 
 
 def _wald(xx, xy, yy, df, scale):
@@ -267,8 +272,11 @@ def scan(
     """Test every SNP of ``blocks`` for every model (phenotype) sharing ``eig``.
 
     ``blocks`` yields ``(snp_index, Z, sds)``: .bim positions, the standardized block (n, b) and
-    the SNPs' sds. Each block is rotated once. Returns one `Association` per model.
+    the SNPs' sds. Each block is rotated once, in Z's precision: a float32 Z is rotated by a
+    float32 copy of U (made once) and the statistics are computed in float64 from the product.
+    Returns one `Association` per model.
     """
+    eigvecs32 = None
     if method not in METHODS:
         raise ValueError(f"method must be one of {METHODS}, got {method!r}")
     if (method == "ols") != (eig is None):
@@ -277,7 +285,12 @@ def scan(
     index_parts, sd_parts = [], []
     for snp_index, Z, sds in blocks:
         if Z.shape[1]:
-            rotated = rotate(eig, Z)
+            eigvecs = None
+            if Z.dtype == np.float32 and eig is not None:
+                if eigvecs32 is None:
+                    eigvecs32 = eig.eigvecs.astype(np.float32, order="F")
+                eigvecs = eigvecs32
+            rotated = np.asarray(rotate(eig, Z, eigvecs), dtype=np.float64)
             for k, model in enumerate(models):
                 if method == "exact":
                     parts[k].append(wald_exact(model, rotated, log_delta_range))

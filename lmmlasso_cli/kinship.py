@@ -7,6 +7,8 @@ With Z the (n_samples, p) matrix of standardized SNPs (see `genotypes`), the kin
 so that mean(diag(K)) = 1 and trace(K) = n_samples. With the empirical scaling scale is 1 up to
 rounding (every column of Z has sum of squares n); with the HWE scaling it is not. Peak memory is
 one n×n float64 accumulator plus one n×block_size block: the n×p matrix is never formed.
+With ``precision="float32"`` each block is standardized to float32 and multiplied in float32
+(twice BLAS's float64 rate); the blocks' products are summed in float64.
 Per-chromosome parts can be kept (``chrom``) so that leave-one-chromosome-out kinships
 follow by subtraction. The sum Z Zᵀ splits over SNP ranges (`KinshipPart`, `add_parts`): work
 units of a cluster and the parts of a job array each hold the sum of their range, added in
@@ -21,7 +23,10 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.linalg import blas
 
-from lmmlasso_cli.genotypes import filter_snps, snp_stats, standardize
+from lmmlasso_cli.compact import CompactGenotypes, code_counts
+from lmmlasso_cli.genotypes import filter_snps, snp_stats, standardize, stats_from_tally
+
+PRECISIONS = ("float32", "float64")  # of the block products; the sum is always float64
 
 
 @dataclass(frozen=True)
@@ -46,11 +51,37 @@ class Kinship:
 
 def _accumulate(acc: np.ndarray, z: np.ndarray, blas_threads: int | None = None) -> np.ndarray:
     """acc += z zᵀ on the upper triangle (BLAS syrk), in place. OpenBLAS's syrk gives the same
-    bits for any thread count (tests/test_kinship.py checks), so it may use ``blas_threads``."""
+    bits for any thread count (tests/test_kinship.py checks), so it may use ``blas_threads``.
+    A float32 block is multiplied in float32 (ssyrk) and its product added to the float64
+    accumulator: rounding stays within one block, the sum over blocks is float64."""
     from threadpoolctl import threadpool_limits
 
     with threadpool_limits(limits=blas_threads):
+        if z.dtype == np.float32:
+            block = blas.ssyrk(1.0, z, trans=0, lower=0)
+            acc += block  # the lower triangle of `block` is zero
+            return acc
         return blas.dsyrk(1.0, z, beta=1.0, c=acc, trans=0, lower=0, overwrite_c=1)
+
+
+def _standardized_block(block: np.ndarray, scaling: str):
+    """(stats, filter, standardize(keep, dtype)) of a block of codes (uint8, `compact`) or of
+    0/1/2/NaN counts (float)."""
+    if block.dtype == np.uint8:
+        stats = stats_from_tally(code_counts(block), scaling)
+    else:
+        stats = snp_stats(block, scaling)
+
+    def standardized(keep, dtype):
+        if block.dtype == np.uint8:
+            store = CompactGenotypes.from_codes(
+                np.asfortranarray(block[:, keep]), stats.means[keep], stats.sds[keep]
+            )
+            return store.columns(np.arange(store.n_snps), dtype)
+        z = standardize(block[:, keep], stats.means[keep], stats.sds[keep])
+        return z if dtype == np.float64 else np.asfortranarray(z, dtype=dtype)
+
+    return stats, standardized
 
 
 def _symmetrize(upper: np.ndarray) -> np.ndarray:
@@ -86,21 +117,26 @@ def kinship_part(
     chrom: np.ndarray | None = None,
     progress: Callable[[int], None] | None = None,
     blas_threads: int | None = None,
+    precision: str = "float64",
 ) -> KinshipPart:
     """Accumulate Σ z zᵀ over ``(positions, counts)`` blocks, in block order (see
-    `compute_kinship` for the blocks and the filters; ``blas_threads`` for the products)."""
+    `compute_kinship` for the blocks and the filters; ``blas_threads`` for the products;
+    ``precision`` "float32" multiplies each block in float32, summed in float64)."""
+    if precision not in PRECISIONS:
+        raise ValueError(f"`precision` must be one of {', '.join(PRECISIONS)}, got {precision!r}")
+    dtype = np.dtype(precision)
     acc = np.zeros((n_samples, n_samples), order="F")
     parts: dict = {}
     kept, means, sds = [], [], []
     n_missing = n_mono = n_maf = 0
     for positions, counts in blocks:
-        stats = snp_stats(counts, scaling)
+        stats, standardized = _standardized_block(counts, scaling)
         flt = filter_snps(stats, maf_min)
         n_missing += flt.n_all_missing
         n_mono += flt.n_monomorphic
         n_maf += flt.n_low_maf
         if flt.keep.any():
-            z = standardize(counts[:, flt.keep], stats.means[flt.keep], stats.sds[flt.keep])
+            z = standardized(flt.keep, dtype)
             if chrom is None:
                 acc = _accumulate(acc, z, blas_threads)
             else:
@@ -192,16 +228,20 @@ def compute_kinship(
     chrom: np.ndarray | None = None,
     progress: Callable[[int], None] | None = None,
     blas_threads: int | None = None,
+    precision: str = "float64",
 ) -> Kinship:
     """Accumulate the kinship over ``(positions, counts)`` blocks.
 
     ``positions`` label the block's SNPs (e.g. their rows in the .bim) and are returned for the
-    SNPs used; ``counts`` is (n_samples, block) with NaN for missing. SNPs with no calls,
+    SNPs used; ``counts`` is (n_samples, block) with NaN for missing, or uint8 codes
+    (`compact`: 3 = missing). SNPs with no calls,
     monomorphic SNPs and SNPs below ``maf_min`` are skipped and counted. When ``chrom`` is given
     (indexed by the same positions), per-chromosome parts are kept too. One pass, one
     accumulator; `kinship_part` + `add_parts` split the same sum into work units.
     """
-    part = kinship_part(blocks, n_samples, maf_min, scaling, chrom, progress, blas_threads)
+    part = kinship_part(
+        blocks, n_samples, maf_min, scaling, chrom, progress, blas_threads, precision
+    )
     return finish_kinship(part, scaling)
 
 

@@ -30,6 +30,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import sparse
 
+from lmmlasso_cli.compact import as_genotypes
 from lmmlasso_cli.lasso.design import RotatedDesign
 from lmmlasso_cli.lasso.path import LassoPath, fit_lasso, fit_lasso_path, fit_n_active, mu_max
 from lmmlasso_cli.nullmodel import KinshipEigen
@@ -107,7 +108,7 @@ class _WithoutDuplicates:
 
 
 def _design(X, eig: KinshipEigen | None, log_delta: float, covariates):
-    n = X.shape[0]
+    n = X.n_samples
     if eig is None:  # the identity rotation: a plain Lasso with unpenalized covariates
         return RotatedDesign(X, np.eye(n), np.zeros(n), 1.0, covariates)
     return RotatedDesign(X, eig.eigvecs, eig.eigvals, float(np.exp(log_delta)), covariates)
@@ -146,18 +147,20 @@ def fit_lmm_lasso(
 ) -> LmmLassoFit:
     """Fit LMM-Lasso at one μ (``mu``), at the μ selecting ``n_active`` SNPs, or on a path.
 
-    X is (n, p) standardized, float64; y (n,) on the model scale; covariates (n, c) or None.
-    A path is ``mus`` if given, else ``grid.values(μ_max)``; it ends early by
-    ``lasso.path_stop`` or when ``stop(k, step)`` (an `LmmStep` of the k-th μ) returns True,
-    and then holds only the fitted μ (`lasso.path.fit_lasso_path`). The duality gap certifies
-    each fit (relative to ‖ỹ‖², ``lasso.tol``).
+    X is the (n, p) standardized SNPs: `compact.CompactGenotypes` or a float64 matrix; y (n,)
+    on the model scale; covariates (n, c) or None. A path is ``mus`` if given, else
+    ``grid.values(μ_max)``; it ends early by ``lasso.path_stop`` or when ``stop(k, step)`` (an
+    `LmmStep` of the k-th μ) returns True, and then holds only the fitted μ
+    (`lasso.path.fit_lasso_path`). The duality gap certifies each fit (relative to ‖ỹ‖²,
+    ``lasso.tol``).
     """
     l1_ratio, tol, max_epochs = lasso.l1_ratio, lasso.tol, lasso.max_epochs
-    n = X.shape[0]
+    X = as_genotypes(X)
+    n = X.n_samples
     C = np.zeros((n, 0)) if covariates is None else np.asarray(covariates, dtype=np.float64)
     rotated = _design(X, eig, log_delta, C)
     y_rot = rotated.rotate_target(y)
-    dup = duplicate_columns(X)
+    dup = X.duplicate_columns()
     design = _WithoutDuplicates(rotated, dup) if dup.any() else rotated
     top = mu_max(design, y_rot, l1_ratio)
     steps: list[LmmStep] = []
@@ -184,7 +187,7 @@ def fit_lmm_lasso(
 
 
 def assemble_lmm_fit(
-    X: np.ndarray,
+    X,
     y: np.ndarray,
     covariates: np.ndarray | None,
     eig: KinshipEigen | None,
@@ -201,14 +204,15 @@ def assemble_lmm_fit(
     ``mu`` labels the model and ``converged`` records whether the fits it came from were
     certified.
     """
-    n = X.shape[0]
+    X = as_genotypes(X)
+    n = X.n_samples
     C = np.zeros((n, 0)) if covariates is None else np.asarray(covariates, dtype=np.float64)
     rotated = _design(X, eig, log_delta, C)
     w = np.asarray(coefs, dtype=np.float64)
     step = _lmm_step(X, y, C, rotated, eig, log_delta, w)
     y_rot = rotated.rotate_target(y)
     support = np.flatnonzero(w)
-    resid = y_rot - rotated.rotate(X[:, support] @ w[support])
+    resid = y_rot - rotated.rotate(X.columns(support) @ w[support])
     y_norm2 = float(y_rot @ y_rot)
     path = LassoPath(
         mus=np.array([float(mu)]),
@@ -231,7 +235,7 @@ def _lmm_step(X, y, C, rotated: RotatedDesign, eig, log_delta: float, coefs) -> 
     w = np.array(coefs, dtype=np.float64)
     alpha = rotated.covariate_coefs(y, w)
     support = np.flatnonzero(w)
-    fitted = X[:, support] @ w[support] + C @ alpha
+    fitted = X.columns(support) @ w[support] + C @ alpha
     return LmmStep(w, alpha, blup_residual(y - fitted, eig, log_delta), fitted)
 
 

@@ -19,6 +19,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from lmmlasso_cli.compact import as_genotypes
+
 
 def background_weights(
     blocks: Iterable[np.ndarray], blup_residual: np.ndarray, n_snps: int, scale: float
@@ -35,17 +37,17 @@ def background_weights(
     return weights
 
 
-def approximate_background(
-    X: np.ndarray, blup_residual: np.ndarray, eig
-) -> tuple[np.ndarray, float | None]:
-    """BLUP weights b = a X / p over the analysed SNPs X (n_train, p), for a kinship that
-    carries no SNP list (a GCTA GRM), and how well X Xᵀ/p reproduces it at the last μ:
+def approximate_background(X, blup_residual: np.ndarray, eig) -> tuple[np.ndarray, float | None]:
+    """BLUP weights b = a X / p over the analysed SNPs X (n_train, p; compact or a float64
+    matrix), for a kinship that carries no SNP list (a GCTA GRM), and how well X Xᵀ/p
+    reproduces it at the last μ:
     ‖K a − X Xᵀ a / p‖ / ‖K a‖ with K = U diag(S) Uᵀ (None when K a = 0)."""
-    n_snps = X.shape[1]
+    X = as_genotypes(X)
+    n_snps = X.n_snps
     a = blup_residual[-1]
-    approx = X @ (X.T @ a) / n_snps
+    approx = X.dot(X.tdot(a)) / n_snps
     exact = eig.eigvecs @ (eig.eigvals * (eig.eigvecs.T @ a))
-    weights = blup_residual @ X / n_snps
+    weights = X.tdot_many(np.asarray(blup_residual).T).T / n_snps
     norm = np.linalg.norm(exact)
     rel_error = float(np.linalg.norm(exact - approx) / norm) if norm > 0 else None
     return weights, rel_error
@@ -66,7 +68,7 @@ class Prediction:
 
 def predict_model(
     fixed_coefs: np.ndarray,
-    fixed_genotypes: np.ndarray,
+    fixed_genotypes,
     covariate_coefs: np.ndarray,
     covariates: np.ndarray,
     background_weights: np.ndarray | None = None,
@@ -80,7 +82,7 @@ def predict_model(
     n_mu, n_new = covariate_coefs.shape[0], covariates.shape[0]
     snps = np.zeros((n_mu, n_new))
     if fixed_coefs.shape[1]:
-        snps = fixed_coefs @ fixed_genotypes.T
+        snps = as_genotypes(fixed_genotypes).dot(np.asarray(fixed_coefs).T).T
     background = np.zeros_like(snps)
     if background_weights is not None:
         col = 0

@@ -102,6 +102,21 @@ def test_gwas_over_phenotypes_is_identical_on_the_cluster(data, cluster):
     on_backends(data, cluster, "lm", [*args, "--pheno-name", "q", "--lm"])
 
 
+def test_gwas_on_worker_processes_equals_the_serial_scan(data, monkeypatch):
+    """Without --scheduler a big scan runs its SNP units on --threads processes."""
+    import lmmlasso_cli.cli.gwas as gwas_command
+
+    monkeypatch.setattr(gwas_command, "POOL_MIN_CALLS", 0)
+    args = ["gwas", *data["inputs"], "--kinship", data["kinship"], "--block-size", "16"]
+    args += ["--pheno-name", "q,q_na"]
+    prefixes = [str(data["folder"] / f"gwas_pool{t}") for t in (1, 2)]
+    for threads, prefix in zip((1, 2), prefixes, strict=True):
+        run(*args, "--threads", str(threads), "--out", prefix)
+    with open(prefixes[1] + ".log") as handle:
+        assert "2 worker processes" in handle.read()
+    assert_same_outputs(*prefixes)
+
+
 def test_fit_null_and_fit_over_phenotypes_are_identical_on_the_cluster(data, cluster):
     common = [*data["inputs"], "--kinship", data["kinship"], "--pheno-name", "q,q_na"]
     on_backends(data, cluster, "null", ["fit-null", *common])

@@ -29,6 +29,7 @@ EXACT_RTOL = 1e-5  # statistics at that optimum
 NLL_ATOL = 1e-9  # criterion at our per-SNP optimum vs the dense bounded search
 LOG_DELTA_FLAT_ATOL = 1e-3  # log δ where the REML criterion is flat (optimum near the edge)
 TSV_RTOL = 1e-5  # gwas.tsv holds 6 significant digits
+FLOAT32_MIN_CORR = 0.99999  # corr of −log10 P, float32 rotation against float64 (issue 10)
 
 
 def dense_gls(y, C, x, K, delta):
@@ -153,7 +154,7 @@ def run(args):
 @pytest.fixture(scope="module")
 def kin(tiny, tmp_path_factory):
     out = tmp_path_factory.mktemp("gwas_kin") / "k"
-    run(["kinship", "--bfile", tiny["prefix"], "--out", out, "--quiet"])
+    run(["kinship", "--bfile", tiny["prefix"], "--out", out, "--quiet", "--precision", "float64"])
     return str(out) + ".kinship.npz"
 
 
@@ -238,19 +239,25 @@ def test_cli_lm_is_ols(tiny, tmp_path):
 
 def test_cli_loco_equals_scan_with_kinship_of_other_chromosomes(tiny, tmp_path):
     out = tmp_path / "loco"
-    run(base_args(tiny, out, "--loco"))
+    run(base_args(tiny, out, "--loco", "--precision", "float64"))
     loco = read_gwas(f"{out}.gwas.tsv")
     assert list(loco.ID) == [f"rs{j}" for j in range(300) if j != 5]  # .bim order kept
     G = tiny["G"]
     for chrom, other in (("1", "2"), ("2", "1")):
         k_other = tmp_path / f"k{other}"
-        run(["kinship", "--bfile", tiny["prefix"], "--chr", other, "--out", k_other, "--quiet"])
+        run([
+            "kinship", "--bfile", tiny["prefix"], "--chr", other, "--out", k_other, "--quiet",
+            "--precision", "float64",
+        ])  # fmt: skip
         cols = [j for j in range(300) if str(1 + j * 2 // 300) == other and j != 5]
         np.testing.assert_allclose(
             load_kinship(f"{k_other}.kinship.npz").matrix, dense_kinship(G[:, cols]), atol=1e-10
         )
         direct = tmp_path / f"direct{chrom}"
-        run(base_args(tiny, direct, "--kinship", f"{k_other}.kinship.npz", "--chr", chrom))
+        run(
+            base_args(tiny, direct, "--kinship", f"{k_other}.kinship.npz", "--chr", chrom,
+                      "--precision", "float64")
+        )  # fmt: skip
         expected = read_gwas(f"{direct}.gwas.tsv")
         got = loco[loco["#CHROM"] == int(chrom)]
         assert list(got.ID) == list(expected.ID)
@@ -302,3 +309,16 @@ def test_cli_errors(tiny, tmp_path, extra, pattern):
     import re
 
     assert re.search(pattern, errors[0]), errors[0]
+
+
+@pytest.mark.parametrize("method", [[], ["--exact"]])
+def test_float32_rotation_keeps_the_statistics(tiny, kin, tmp_path, method):
+    """UᵀZ in float32 against float64: −log10 P correlated to ≥ 0.99999 (issue 10)."""
+    tables = {}
+    for precision in ("float32", "float64"):
+        out = tmp_path / precision
+        run(base_args(tiny, out, "--kinship", kin, *method, "--precision", precision))
+        tables[precision] = read_gwas(f"{out}.gwas.tsv")
+    a, b = (-np.log10(tables[k]["P"].to_numpy()) for k in ("float32", "float64"))
+    assert np.corrcoef(a, b)[0, 1] >= FLOAT32_MIN_CORR
+    assert not np.array_equal(a, b)  # the float32 path was taken

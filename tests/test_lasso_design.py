@@ -53,7 +53,7 @@ def whiten_chol(lmm, M):
 def test_columns_equal_explicit_rotation(lmm, order):
     X = np.asarray(lmm["X"], order=order)
     design = RotatedDesign(X, lmm["eigvecs"], lmm["eigvals"], DELTA, lmm["C"])
-    assert design.X is X  # held, not copied
+    assert design.X.matrix is X  # held, not copied
     full = explicit_rotation(lmm, lmm["C"]) @ lmm["X"]
     idx = np.array([5, 0, 29, 5, 12])
     cols = design.columns(idx)

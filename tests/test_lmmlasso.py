@@ -117,7 +117,10 @@ def chain(tiny, tmp_path_factory):
     runner = CliRunner()
     k = str(folder / "k")
     assert (
-        runner.invoke(main, ["kinship", "--bfile", tiny["prefix"], "--out", k, "--quiet"]).exit_code
+        runner.invoke(
+            main,
+            ["kinship", "--bfile", tiny["prefix"], "--out", k, "--quiet", "--precision", "float64"],
+        ).exit_code
         == 0
     )
     base = [

@@ -57,7 +57,7 @@ def _kinship_on(backend, tiny, block_size=16, blocks_per_unit=2):
     plink = read_plink(tiny["prefix"])
     source = GenotypeSource.of(plink, np.arange(plink.n_samples), 1)
     units = snp_units(plink.n_snps, block_size, blocks_per_unit)
-    task = functools.partial(kinship_unit, source, block_size, 0.0, "empirical")
+    task = functools.partial(kinship_unit, source, block_size, 0.0, "empirical", "float64")
     items = [np.arange(plink.n_snps)[u] for u in units]
     return finish_kinship(backend.tree_sum(task, items, add_parts))
 
@@ -105,6 +105,24 @@ def test_shared_record_pickles_as_paths_and_rebuilds_the_dataclass(tmp_path):
         small = share(np.ones(3))
         assert isinstance(small, np.ndarray)  # small arrays travel in the pickle
     assert not any(tmp_path.iterdir())  # the folder is removed with the block
+
+
+def test_nested_genotypes_are_shared_as_files_not_pickled(tmp_path):
+    """A TrainingData holds CompactGenotypes: its codes must travel as a path too."""
+    from lmmlasso_cli.compact import CompactGenotypes
+    from lmmlasso_cli.selection.folds import TrainingData
+
+    rng = np.random.default_rng(1)
+    codes = np.asfortranarray(rng.integers(0, 3, (200, 20_000), dtype=np.uint8))
+    store = CompactGenotypes.from_codes(codes, codes.mean(axis=0), np.ones(20_000))
+    data = TrainingData(store, rng.random(200), np.ones((200, 1)), np.eye(200))
+    with shared_folder(str(tmp_path)) as share:
+        payload = pickle.dumps(share(data))
+        assert len(payload) < codes.nbytes // 100
+        back = resolve(pickle.loads(payload))
+        assert isinstance(back.X, CompactGenotypes) and isinstance(back.X.codes, np.memmap)
+        np.testing.assert_array_equal(back.X.codes, codes)
+        np.testing.assert_array_equal(back.X.lut, store.lut)
 
 
 def test_scheduler_without_dask_says_how_to_install(monkeypatch):

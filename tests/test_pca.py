@@ -51,7 +51,7 @@ def test_kinship_pcs_order_and_sign_rule():
 
 
 def test_cli_pca_files_both_ways_and_as_covariates(tiny, tmp_path):
-    run("kinship", "--bfile", tiny["prefix"], "--out", tmp_path / "k")
+    run("kinship", "--bfile", tiny["prefix"], "--out", tmp_path / "k", "--precision", "float64")
     run("pca", "--bfile", tiny["prefix"], "--n-pcs", "3", "--method", "randomized",
         "--out", tmp_path / "r")  # fmt: skip
     run("pca", "--bfile", tiny["prefix"], "--n-pcs", "3", "--out", tmp_path / "x")  # auto: exact

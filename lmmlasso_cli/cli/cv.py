@@ -165,6 +165,10 @@ def run_cv(log, kw):
     settings = training_from(kw)
     grid, lasso = mu_grid_from(kw), lasso_from(kw)
     data, kin = load_inputs(log, data_options_from(kw), kw["kinship"])
+    from lmmlasso_cli.cli.pipeline import plan_for_data
+
+    n_train = data.samples.n_samples * (kw["folds"] - 1) // kw["folds"]
+    plan_for_data(log, kw, "cv", data, kin, units=kw["folds"], n_subsample=n_train)
     multi = len(data.pheno_names) > 1
     params = {k: kw.get(k) for k in MODEL_PARAMS}
     search = null_search_from(kw)
@@ -175,7 +179,7 @@ def run_cv(log, kw):
         for pf in iter_phenotypes(log, data, kin, kw["transform"], search):
             name, eig, log_delta = pf.pheno.name, pf.eig, pf.null.log_delta
             reader, geno = cache.get(pf)
-            X, y, C = geno.matrix, pf.pheno.values, pf.covariates
+            X, y, C = geno.store, pf.pheno.values, pf.covariates
             mus = shared_mu_grid(X, y, C, eig, log_delta, grid, lasso.l1_ratio)
             training = TrainingData(X, pf.pheno.raw, C, kin.submatrix(pf.fid, pf.iid))
             folds = kfold_indices(len(y), cv.n_folds, np.random.default_rng(cv.seed))

@@ -93,6 +93,9 @@ def fit(log, **kw):
         raise InputError("--kinship is required (or --no-kinship for a plain Lasso)")
     kinship = None if kw["no_kinship"] else kw["kinship"]
     data, kin = load_inputs(log, data_options_from(kw), kinship)
+    from lmmlasso_cli.cli.pipeline import plan_for_data
+
+    plan_for_data(log, kw, "fit", data, kin)
     refit = kin is not None and not kw["null_path"]
     search = null_search_from(kw) if refit else None
     request = LassoRequest(mu=kw["mu"], n_active=kw["n_active"])
@@ -102,7 +105,7 @@ def fit(log, **kw):
     policy, quiet = kw["on_nonconvergence"], kw["quiet"]
     with (
         GenotypeCache(log, data, kw["maf"], kw["block_size"], kw["threads"], quiet) as cache,
-        backend_for(log, kw) as backend,
+        backend_for(log, kw, len(data.pheno_names), processes=True) as backend,
     ):
         fits = iter_phenotypes(log, data, kin, kw["transform"], search, refit, backend)
         for _, group in itertools.groupby(fits, key=lambda pf: pf.group):
@@ -116,7 +119,7 @@ def fit(log, **kw):
                 for pf, (eig, log_delta, _) in zip(group, nulls, strict=True)
             ]
             lasso_fits = fit_lasso_batch(
-                log, backend, geno.matrix, items, request, grid, lasso, policy, quiet
+                log, backend, geno.store, items, request, grid, lasso, policy, quiet
             )
             for pf, (eig, _, method), fit in zip(group, nulls, lasso_fits, strict=True):
                 background = background_for(

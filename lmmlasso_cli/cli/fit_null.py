@@ -53,8 +53,11 @@ def fit_null(log, **kw):
     from lmmlasso_cli.io.null_file import save_null, write_null_table
 
     data, kin = load_inputs(log, data_options_from(kw), kw["kinship"])
+    from lmmlasso_cli.cli.pipeline import plan_for_data
+
+    plan_for_data(log, kw, "fit-null", data, kin, n_snps=0)
     search = null_search_from(kw)
-    with backend_for(log, kw) as backend:
+    with backend_for(log, kw, len(data.pheno_names), processes=True) as backend:
         fits = list(iter_phenotypes(log, data, kin, kw["transform"], search, backend=backend))
     meta = provenance("fit-null", {k: kw.get(k) for k in PARAMS})
     meta["covariate_names"] = data.covariate_names

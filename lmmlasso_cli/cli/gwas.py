@@ -9,6 +9,7 @@ from lmmlasso_cli.cli.options import (
     NULL_SEARCH,
     PFILE,
     PHENO,
+    PRECISION,
     RUN,
     SAMPLES,
     SCHEDULER,
@@ -17,6 +18,8 @@ from lmmlasso_cli.cli.options import (
     part_option,
 )
 from lmmlasso_cli.cli.runner import run_command
+
+POOL_MIN_CALLS = 2e8  # genotype calls from which the scan runs on worker processes
 
 N_TOP_HITS = 5
 BLOCKS_PER_UNIT = 4  # a work unit tests 4 blocks of --block-size SNPs (8192 by default)
@@ -37,7 +40,7 @@ JOB_PARAMS = ("maf", "block_size", "exact", "lm", "log_delta_range", "transform"
     help="Kinship (PREFIX.kinship.npz or GCTA .grm.bin); required unless --lm or --loco "
     "(ignored with --loco).",
 )
-@options(PHENO, COVAR, SAMPLES, SNPS, NULL_SEARCH)
+@options(PHENO, COVAR, SAMPLES, SNPS, NULL_SEARCH, PRECISION)
 @click.option(
     "--exact",
     is_flag=True,
@@ -143,6 +146,9 @@ def run_gwas(log, kw):
         log.info(f"--loco: ignoring --kinship {kw['kinship']}; kinships come from --bfile")
     kinship = kw["kinship"] if with_kinship else None
     data, kin = load_inputs(log, data_options_from(kw), kinship)
+    from lmmlasso_cli.cli.pipeline import plan_for_data
+
+    plan_for_data(log, kw, "gwas", data, kin)
     for note in data.snp_notes:
         log.info(note)
     if kw["pcs"]:
@@ -151,7 +157,12 @@ def run_gwas(log, kw):
     multi = len(data.pheno_names) > 1
     search = null_search_from(kw)
     with contextlib.ExitStack() as stack:
-        backend = None if kw["loco"] else stack.enter_context(backend_for(log, kw))
+        # SNP units on --threads worker processes (one BLAS thread each) once the scan is big
+        # enough to pay for starting them; the bytes equal a serial run's
+        pool = data.samples.n_samples * len(data.snp_index) >= POOL_MIN_CALLS
+        n_units = len(data.snp_index)
+        opened = None if kw["loco"] else backend_for(log, kw, n_units, processes=pool)
+        backend = None if opened is None else stack.enter_context(opened)
         fits = iter_phenotypes(
             log,
             data,
@@ -242,6 +253,7 @@ def _scan(log, kw, data, group, eig, log_deltas, method, backend):
         [backend.share(m) for m in models],
         method,
         kw["log_delta_range"],
+        kw["precision"],
     )
     names = ",".join(pf.pheno.name for pf in group)
     n_snps = sum(len(u) for u in units)
@@ -312,12 +324,15 @@ def _merge(log, kw):
 def _blocks(log, kw, reader, group, snp_index, label=""):
     """Standardized blocks of ``snp_index`` as `gwas.scan` takes them, with a progress bar;
     once exhausted, logs how many SNPs were tested and dropped."""
+    import numpy as np
+
     from lmmlasso_cli.cli.runner import progress_bar
     from lmmlasso_cli.io.dataset import iter_standardized
 
     counts = {"all_missing": 0, "monomorphic": 0, "low_maf": 0}
     names = ",".join(pf.pheno.name for pf in group)
-    stream = iter_standardized(reader, snp_index, kw["maf"], kw["block_size"])
+    dtype = np.dtype(kw["precision"])
+    stream = iter_standardized(reader, snp_index, kw["maf"], kw["block_size"], dtype=dtype)
     with progress_bar(len(snp_index), f"gwas {names}{label}", kw["quiet"], unit="SNP") as bar:
         for block in stream:
             counts["all_missing"] += block.n_all_missing
@@ -344,12 +359,13 @@ def _scan_loco(log, kw, data, reader, group, method, search):
     with progress_bar(len(snp_index), "LOCO kinship", kw["quiet"], unit="SNP") as bar:
         try:
             kin = compute_kinship(
-                reader.blocks(snp_index, kw["block_size"]),
+                reader.blocks(snp_index, kw["block_size"], codes=True),
                 reader.n_samples,
                 maf_min=kw["maf"],
                 chrom=plink.chrom,
                 progress=bar.update,
                 blas_threads=kw["threads"],
+                precision=kw["precision"],
             )
         except ValueError as exc:
             raise InputError(f"{plink.bed_path}: {exc}") from None

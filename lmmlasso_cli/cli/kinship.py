@@ -4,6 +4,7 @@ import click
 
 from lmmlasso_cli.cli.options import (
     PFILE,
+    PRECISION,
     RUN,
     SAMPLES,
     SCHEDULER,
@@ -15,8 +16,8 @@ from lmmlasso_cli.cli.options import (
 from lmmlasso_cli.cli.runner import progress_bar, run_command
 
 BLOCKS_PER_UNIT = 8  # a work unit sums 8 blocks of --block-size SNPs (16384 by default)
-PARAMS = ("bfile", "maf", "scaling", "block_size", "chromosomes", "extract", "exclude", "keep")
-PARAMS += ("remove",)
+PARAMS = ("bfile", "maf", "scaling", "precision", "block_size", "chromosomes", "extract")
+PARAMS += ("exclude", "keep", "remove")
 
 
 @click.command("kinship")
@@ -36,6 +37,7 @@ PARAMS += ("remove",)
     help="Per-SNP sd: empirical (each SNP sd 1 exactly) or hwe = sqrt(2f(1-f)) as "
     "in PLINK --make-rel and GCTA.",
 )
+@options(PRECISION)
 @click.option(
     "--grm", is_flag=True, help="Also write GCTA binary PREFIX.grm.bin/.grm.N.bin/.grm.id."
 )
@@ -85,6 +87,9 @@ def _compute(log, kw):
     from lmmlasso_cli.kinship import finish_kinship
 
     data = load_dataset(data_options_from(kw, need_pheno=False))
+    from lmmlasso_cli.cli.pipeline import plan_for_data
+
+    plan_for_data(log, kw, "kinship", data)
     plink, samples = data.plink, data.samples
     log.info(f"{plink.prefix}: {plink.n_samples} individuals, {plink.n_snps} SNPs")
     log.info(f"individuals: {samples.n_samples} kept; dropped: {samples.describe_drops()}")
@@ -136,7 +141,9 @@ def _sum_units(log, kw, data, units):
     with backend_for(log, kw, len(items)) as backend:
         threads = 1 if backend.distributed else kw["threads"]  # .bed decoding threads
         source = GenotypeSource.of(data.plink, data.samples.fam_index, threads)
-        task = functools.partial(kinship_unit, source, kw["block_size"], kw["maf"], kw["scaling"])
+        task = functools.partial(
+            kinship_unit, source, kw["block_size"], kw["maf"], kw["scaling"], kw["precision"]
+        )
         with progress_bar(n_snps, "kinship", kw["quiet"], unit="SNP") as bar:
             return backend.tree_sum(task, items, add_parts, progress=lambda i: bar.update(len(i)))
 

@@ -36,6 +36,9 @@ def ld_blocks(log, **kw):
     from lmmlasso_cli.io.plink import GenotypeReader
 
     data = load_dataset(data_options_from(kw, need_pheno=False))
+    from lmmlasso_cli.cli.pipeline import plan_for_data
+
+    plan_for_data(log, kw, "ld", data)
     plink, samples = data.plink, data.samples
     log.info(f"{plink.prefix}: {plink.n_samples} individuals, {plink.n_snps} SNPs")
     log.info(f"individuals: {samples.n_samples} kept; dropped: {samples.describe_drops()}")

@@ -120,6 +120,15 @@ RUN = [
         "linear algebra runs on one thread so that results do not depend on this  "
         "[default: all cores]",
     ),
+    click.option(
+        "--memory",
+        type=click.FloatRange(min=0, min_open=True),
+        default=None,
+        metavar="GB",
+        help="Memory budget in GB (1e9 bytes): the plan printed in PREFIX.log must fit it, "
+        "SNP blocks shrink to fit, and the command refuses to start when even the smallest "
+        "plan does not  [default: 70% of the available RAM]",
+    ),
     click.option("--quiet", is_flag=True, help="Only errors and warnings on stderr."),
     click.option("--debug", is_flag=True, help="Show Python tracebacks on errors."),
 ]
@@ -453,11 +462,24 @@ def part_option(what: str):
     ]
 
 
+PRECISION = [
+    click.option(
+        "--precision",
+        type=click.Choice(["float32", "float64"]),
+        default="float32",
+        show_default=True,
+        help="Arithmetic of the genotype block products (the kinship's Z Zᵀ, the gwas "
+        "rotation UᵀZ); sums across blocks, the eigendecomposition and the models stay float64. "
+        "float32 is twice as fast and agrees with float64 to about 1e-7 (README, bench).",
+    )
+]
+
 PLOT_HELP = "Also write the plots (PNG; needs matplotlib: pip install 'lmmlasso-cli[plot]')."
 PLOT = [click.option("--plot", is_flag=True, help=PLOT_HELP)]
 
 # Core messages name parameters as the Python API does, in backquotes; the CLI shows the flag.
 FLAGS = {
+    "memory": "--memory",
     "n_folds": "--folds",
     "fraction": "--fraction",
     "transform": "--transform",

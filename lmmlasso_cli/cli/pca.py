@@ -74,6 +74,9 @@ def pca(log, **kw):
     from lmmlasso_cli.io.pca_file import write_pcs
 
     data = load_dataset(data_options_from(kw, need_pheno=False))
+    from lmmlasso_cli.cli.pipeline import plan_for_data
+
+    plan_for_data(log, kw, "pca", data)
     plink, samples = data.plink, data.samples
     log.info(f"{plink.prefix}: {plink.n_samples} individuals, {plink.n_snps} SNPs")
     log.info(f"individuals: {samples.n_samples} kept; dropped: {samples.describe_drops()}")

@@ -98,6 +98,37 @@ def note_dosages(log, reader) -> None:
         )
 
 
+def memory_plan(log, kw: dict, command: str, **sizes):
+    """The command's `memory.MemoryPlan` for ``sizes`` (`memory.Sizes` fields) within --memory,
+    logged; sets kw["block_size"] to the plan's block (smaller only if the default did not
+    fit). Raises when nothing fits."""
+    from lmmlasso_cli.io.machine import memory_budget_bytes
+    from lmmlasso_cli.memory import Sizes, plan_memory
+
+    block = kw.get("block_size") or 2048
+    plan = plan_memory(command, Sizes(**sizes), block, memory_budget_bytes(kw.get("memory")))
+    log.info(plan.describe().replace("`memory`", "--memory"))
+    if plan.block_snps != block:
+        log.info(f"--block-size lowered from {block} to {plan.block_snps} to fit --memory")
+        kw["block_size"] = plan.block_snps
+    return plan
+
+
+def plan_for_data(log, kw: dict, command: str, data, kin=None, units: int = 1, **sizes):
+    """`memory_plan` over ``data``'s individuals and candidate SNPs; ``units`` independent
+    units (folds, replicates) may run on --threads worker processes at once."""
+    workers = 1
+    if units > 1 and not kw.get("scheduler"):
+        workers = min(units, kw.get("threads") or os.cpu_count() or 1)
+    n = data.samples.n_samples
+    sizes.setdefault("n_snps", len(data.snp_index))
+    sizes.setdefault("precision", kw.get("precision", "float64"))
+    sizes.setdefault("cache_bytes", n * min(sizes["n_snps"], 2048) * 8.0)
+    nk = len(kin.iid) if kin is not None else 0
+    sizes.setdefault("n_bim", data.plink.n_snps)
+    return memory_plan(log, kw, command, n_samples=n, n_kinship=nk, workers=workers, **sizes)
+
+
 def output_prefix(out: str, pheno: str, multi: bool) -> str:
     return out + (f".{pheno}" if multi else "")
 
@@ -251,7 +282,7 @@ class GenotypeCache:
         geno = self.geno
         note_dosages(self.log, self.reader)
         self.log.info(
-            f"SNPs: {geno.matrix.shape[1]} analysed over {geno.matrix.shape[0]} individuals; "
+            f"SNPs: {geno.store.shape[1]} analysed over {geno.store.shape[0]} individuals; "
             f"dropped {geno.n_monomorphic} monomorphic, {geno.n_all_missing} all-missing, "
             f"{geno.n_low_maf} with MAF < {self.maf}"
         )
@@ -394,7 +425,7 @@ def background_for(log, data, kin, reader, geno, fit, eig, block_size: int):
         weights = background_weights(blocks, fit.blup_residual, len(pos), kin.scale)
         snps = SnpSet.from_plink(plink, pos, kin.means, kin.sds, flipped)
         return Background(snps, weights, kin.path)
-    weights, err = approximate_background(geno.matrix, fit.blup_residual, eig)
+    weights, err = approximate_background(geno.store, fit.blup_residual, eig)
     snps = SnpSet.from_plink(plink, geno.snp_index, geno.means, geno.sds)
     if err is not None and err > BACKGROUND_TOL:
         log.warning(
@@ -429,7 +460,7 @@ def write_model(log, prefix: str, data, pf: PhenotypeFit, geno, fit, background,
             "gaps": path.gaps.tolist(),
             "path_stop_rule": path.stop_rule,
             "score_offsets": model.score_offsets.tolist(),
-            "n_snps_analysed": int(geno.matrix.shape[1]),
+            "n_snps_analysed": int(geno.store.shape[1]),
             **_background_meta(background),
             **extra,
         }

@@ -82,7 +82,7 @@ def predict(log, **kw):
             geno = read_standardized(
                 reader, pos, means=fx.means, sds=fx.sds, flipped=flipped, block_size=size
             )
-            fixed_z = geno.matrix
+            fixed_z = geno.store
         if model.background is not None:
             bg = model.background
             pos, flipped = match_snps(plink, bg.snp, bg.a1, bg.a2, model.path + " (background)")
@@ -126,6 +126,9 @@ def _new_samples(log, kw, model):
         need_pheno=False,
     )
     data = load_dataset(opts)
+    from lmmlasso_cli.cli.pipeline import plan_for_data
+
+    plan_for_data(log, kw, "predict", data, n_snps=len(model.fixed))
     if data.covariate_names != model.covariate_names:
         raise InputError(
             f"{kw['covar']}: covariates {data.covariate_names} do not match the "

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import os
 import sys
 import traceback
 from collections import Counter
@@ -42,6 +43,18 @@ def _one_blas_thread():
         yield
 
 
+def _numba_threads(threads: int | None) -> None:
+    """The genotype kernels' threads (numba prange over SNPs, thread-invariant): --threads."""
+    if not threads:
+        return
+    if "numba" in sys.modules:
+        import numba
+
+        numba.set_num_threads(min(threads, numba.config.NUMBA_NUM_THREADS))
+    else:
+        os.environ["NUMBA_NUM_THREADS"] = str(threads)
+
+
 def run_command(body: Callable) -> Callable:
     """Wrap a command body ``body(log, **kwargs)`` with logging, threads and error handling."""
 
@@ -55,6 +68,7 @@ def run_command(body: Callable) -> Callable:
             log = RunLog(kwargs["out"], quiet=kwargs.get("quiet", False), render=as_flags)
             log.versions()
             _genotype_source(kwargs)
+            _numba_threads(kwargs.get("threads"))
             from lmmlasso_cli._numba import CACHE_NOTE
 
             if CACHE_NOTE:

@@ -288,6 +288,9 @@ def _inputs(log, kw):
         raise InputError("give the marginal effects with one of --gwas or --sumstats")
     source = kw[given[0]]
     data = load_dataset(data_options_from(kw, need_pheno=False))
+    from lmmlasso_cli.cli.pipeline import plan_for_data
+
+    plan_for_data(log, kw, "ld", data)
     plink, samples = data.plink, data.samples
     log.info(f"LD reference {plink.prefix}: {samples.n_samples} individuals, {plink.n_snps} SNPs")
     stats = read_sumstats(source)

@@ -107,6 +107,10 @@ def run_simulate(log, kw):
             f"or simulate no causal SNP with --h2-snps 0 --n-causal 0"
         )
     data = load_dataset(data_options_from(kw, need_pheno=False))
+    from lmmlasso_cli.cli.pipeline import plan_for_data
+
+    n_causal = min(len(data.snp_index), kw["n_causal"] * kw["n_pheno"])
+    plan_for_data(log, kw, "simulate", data, n_snps=n_causal)
     plink, samples = data.plink, data.samples
     log.info(f"{plink.prefix}: {plink.n_samples} individuals, {plink.n_snps} SNPs")
     log.info(f"individuals: {samples.n_samples} kept; dropped: {samples.describe_drops()}")
@@ -123,7 +127,7 @@ def run_simulate(log, kw):
 
     reader = GenotypeReader(plink, samples.fam_index, num_threads=kw["threads"])
     try:
-        with backend_for(log, kw) as backend:
+        with backend_for(log, kw, kw["n_pheno"], processes=True) as backend:
             values, truth, names = _simulate(log, kw, data, reader, eig, backend)
     finally:
         reader.close()
@@ -138,12 +142,13 @@ def run_simulate(log, kw):
 
 def _replicate_unit(Z, eig, h2s, h2b, effect_dist, item):
     """One replicate ``item = (columns of Z, generator)`` (a work unit)."""
+    from lmmlasso_cli.compact import as_genotypes
     from lmmlasso_cli.io.shared_arrays import resolve
     from lmmlasso_cli.simulate import simulate_phenotype
 
-    Z, eig = resolve(Z), resolve(eig)
+    Z, eig = as_genotypes(resolve(Z)), resolve(eig)
     cols, rng = item
-    return simulate_phenotype(Z[:, cols], eig, h2s, h2b, rng, effect_dist)
+    return simulate_phenotype(Z.columns(cols), eig, h2s, h2b, rng, effect_dist)
 
 
 def _simulate(log, kw, data, reader, eig, backend):
@@ -161,7 +166,9 @@ def _simulate(log, kw, data, reader, eig, backend):
     h2s, h2b = kw["h2_snps"], kw["h2_background"]
     candidates = []
     with progress_bar(len(data.snp_index), "candidates", kw["quiet"], unit="SNP") as bar:
-        for block in iter_standardized(reader, data.snp_index, kw["maf"], kw["block_size"]):
+        snps, size = data.snp_index, kw["block_size"]
+        blocks = iter_standardized(reader, snps, kw["maf"], size, expand=False)
+        for block in blocks:
             candidates.append(block.snp_index)
             bar.update(block.n_read)
     candidates = np.concatenate(candidates)
@@ -180,7 +187,7 @@ def _simulate(log, kw, data, reader, eig, backend):
     if len(union):
         geno = read_standardized(reader, union, 0.0, kw["block_size"])
         assert np.array_equal(geno.snp_index, union)  # candidates are polymorphic
-        Z, sds = geno.matrix, geno.sds
+        Z, sds = geno.store, geno.sds
     else:
         Z, sds = np.zeros((samples.n_samples, 0)), np.zeros(0)
     names = [f"sim{r + 1}" for r in range(kw["n_pheno"])]

@@ -64,16 +64,22 @@ def _run_in(log, kw, stack):
     reps = kw["reps"] or range(kw["n_reps"])
     check_reps(reps, kw["n_reps"])
     data, kin = load_inputs(log, data_options_from(kw), kw["kinship"])
+    import math
+
+    from lmmlasso_cli.cli.pipeline import plan_for_data
+
+    n_sub = math.ceil(kw["fraction"] * data.samples.n_samples)
+    plan_for_data(log, kw, "stability", data, kin, units=len(reps), n_subsample=n_sub)
     multi = len(data.pheno_names) > 1
     cache = GenotypeCache(log, data, kw["maf"], kw["block_size"], kw["threads"], kw["quiet"])
     backend = stack.enter_context(backend_for(log, kw, len(reps), processes=True))
     for pf in iter_phenotypes(log, data, kin, kw["transform"], need_eig=False):
         geno = cache.get(pf)[1]
-        n_samples, n_snps = geno.matrix.shape
+        n_samples, n_snps = geno.store.shape
         if mode.kind == "n_active" and mode.value > n_snps:
             raise InputError(f"--n-active {mode.value} exceeds the {n_snps} analysed SNPs")
         training = TrainingData(
-            geno.matrix, pf.pheno.raw, pf.covariates, kin.submatrix(pf.fid, pf.iid)
+            geno.store, pf.pheno.raw, pf.covariates, kin.submatrix(pf.fid, pf.iid)
         )
         pos = geno.snp_index
         plink = data.plink

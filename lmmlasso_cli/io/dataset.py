@@ -2,20 +2,20 @@
 
 This is where files meet: the .fam/.bim, the tables and the ID lists are read, individuals are
 aligned on (FID, IID) in .fam order, and candidate SNPs are chosen from the .bim. Genotypes are
-only read by `read_standardized`, in blocks.
+read in blocks of SNPs, as one-byte codes (`compact`), never as an n × p float matrix.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
 
+from lmmlasso_cli.compact import CompactGenotypes, code_counts
 from lmmlasso_cli.errors import InputError
-from lmmlasso_cli.genotypes import filter_snps, snp_stats, standardize
+from lmmlasso_cli.genotypes import filter_snps, stats_from_tally
 from lmmlasso_cli.io.plink import GenotypeReader, PlinkSet, read_id_list, read_plink
 from lmmlasso_cli.io.samples import SampleAlignment, SampleSource, align_samples
 from lmmlasso_cli.io.tables import Table, read_table, select_columns
@@ -217,9 +217,9 @@ def phenotype_groups(mask_matrix: np.ndarray) -> list[tuple[np.ndarray, list[int
 
 @dataclass(frozen=True)
 class StandardizedGenotypes:
-    """The analysed SNPs, standardized (mean 0, sd 1, missing = 0): the one n×p float64 copy."""
+    """The analysed SNPs, standardized (mean 0, sd 1, missing = 0), one byte per call."""
 
-    matrix: np.ndarray  # (n_samples, n_snps) float64, Fortran order
+    store: CompactGenotypes  # (n_samples × n_snps), expanded block by block
     snp_index: np.ndarray  # (n_snps,) positions in the .bim
     means: np.ndarray  # (n_snps,) mean A1 count over the analysed individuals
     sds: np.ndarray  # (n_snps,)
@@ -231,15 +231,13 @@ class StandardizedGenotypes:
 def standardized_blocks(
     reader: GenotypeReader, snp_index, means, sds, block_size: int, flipped=None
 ):
-    """Yield standardized blocks (n_samples, block) with the given means and sds, in order."""
+    """Yield standardized float64 blocks (n_samples, block) with the given means and sds."""
     for start in range(0, len(snp_index), block_size):
         stop = start + block_size
         part = np.asarray(snp_index[start:stop])
-        counts = reader.read(part)
-        if flipped is not None:
-            flip = flipped[start:stop]
-            counts[:, flip] = 2.0 - counts[:, flip]
-        yield standardize(counts, means[start:stop], sds[start:stop])
+        codes = reader.read_codes(part, None if flipped is None else flipped[start:stop])
+        store = CompactGenotypes.from_codes(codes, means[start:stop], sds[start:stop])
+        yield store.columns(np.arange(len(part)))
 
 
 def read_standardized(
@@ -252,45 +250,58 @@ def read_standardized(
     sds: np.ndarray | None = None,
     flipped: np.ndarray | None = None,
 ) -> StandardizedGenotypes:
-    """Read SNP blocks, drop unusable SNPs and standardize into one preallocated array.
+    """Read SNP blocks as codes into one n × p byte array, dropping unusable SNPs.
 
     With ``means``/``sds`` given (one per SNP of ``snp_index``), those are used and no SNP is
     dropped: this is how new individuals are put on the training scale. ``flipped`` marks SNPs
     whose .bim counts the other allele; their counts become 2 − count.
     """
     snp_index = np.asarray(snp_index)
-    out = np.empty((reader.n_samples, len(snp_index)), order="F")
+    out = np.empty((reader.n_samples, len(snp_index)), dtype=np.uint8, order="F")
     if means is not None:
-        col = 0
-        for z in standardized_blocks(reader, snp_index, means, sds, block_size, flipped):
-            out[:, col : col + z.shape[1]] = z
-            col += z.shape[1]
+        for start in range(0, len(snp_index), block_size):
+            stop = min(start + block_size, len(snp_index))
+            flip = None if flipped is None else flipped[start:stop]
+            out[:, start:stop] = reader.read_codes(snp_index[start:stop], flip)
             if progress is not None:
-                progress(z.shape[1])
-        return StandardizedGenotypes(out, snp_index, np.asarray(means), np.asarray(sds), 0, 0, 0)
+                progress(stop - start)
+        store = CompactGenotypes.from_codes(out, means, sds)
+        return StandardizedGenotypes(store, snp_index, store.means, store.sds, 0, 0, 0)
     if flipped is not None:
         raise ValueError("flipped alleles need the training means and sds")
-    blocks = []
-    col = 0
-    for block in iter_standardized(reader, snp_index, maf_min, block_size):
-        k = block.matrix.shape[1]
-        out[:, col : col + k] = block.matrix
+    kept, kept_means, kept_sds = [], [], []
+    col = n_missing = n_mono = n_maf = 0
+    for start in range(0, len(snp_index), block_size):
+        part = snp_index[start : start + block_size]
+        codes = reader.read_codes(part)
+        stats = stats_from_tally(code_counts(codes))
+        flt = filter_snps(stats, maf_min)
+        keep = flt.keep
+        k = int(keep.sum())
+        out[:, col : col + k] = codes[:, keep]
         col += k
-        blocks.append(dataclasses.replace(block, matrix=None))  # keep metadata, not the data
+        kept.append(part[keep])
+        kept_means.append(stats.means[keep])
+        kept_sds.append(stats.sds[keep])
+        n_missing += flt.n_all_missing
+        n_mono += flt.n_monomorphic
+        n_maf += flt.n_low_maf
         if progress is not None:
-            progress(block.n_read)
+            progress(len(part))
     if col == 0:
         raise InputError(
             f"{reader.plink.bed_path}: no usable SNP (all missing, monomorphic or below --maf)"
         )
+    means, sds = np.concatenate(kept_means), np.concatenate(kept_sds)
+    store = CompactGenotypes.from_codes(out[:, :col], means, sds)  # a Fortran column slice
     return StandardizedGenotypes(
-        matrix=out[:, :col],  # a column slice of a Fortran array stays contiguous
-        snp_index=np.concatenate([b.snp_index for b in blocks]),
-        means=np.concatenate([b.means for b in blocks]),
-        sds=np.concatenate([b.sds for b in blocks]),
-        n_all_missing=sum(b.n_all_missing for b in blocks),
-        n_monomorphic=sum(b.n_monomorphic for b in blocks),
-        n_low_maf=sum(b.n_low_maf for b in blocks),
+        store=store,
+        snp_index=np.concatenate(kept),
+        means=store.means,
+        sds=store.sds,
+        n_all_missing=n_missing,
+        n_monomorphic=n_mono,
+        n_low_maf=n_maf,
     )
 
 
@@ -298,7 +309,7 @@ def read_standardized(
 class StandardizedBlock:
     """One block of usable SNPs, standardized over the reader's individuals."""
 
-    matrix: np.ndarray  # (n_samples, n_kept) float64, Fortran order; mean 0, sd 1, missing 0
+    matrix: np.ndarray  # (n_samples, n_kept) float64 (or float32), Fortran; mean 0, sd 1
     snp_index: np.ndarray  # (n_kept,) positions in the .bim
     means: np.ndarray  # (n_kept,) mean A1 count
     sds: np.ndarray  # (n_kept,)
@@ -314,17 +325,27 @@ def iter_standardized(
     maf_min: float = 0.0,
     block_size: int = 2048,
     scaling: str = "empirical",
+    expand: bool = True,
+    dtype=np.float64,
 ):
     """Yield `StandardizedBlock`s over ``snp_index`` in order, dropping the SNPs that
-    `read_standardized` drops; memory is one n × block array, never n × p."""
+    `read_standardized` drops; memory is one n × block array, never n × p. With
+    ``expand=False`` the blocks carry no matrix (None): a pass for the SNP scales only;
+    ``dtype`` float32 gives the float64 values rounded once."""
     for start in range(0, len(snp_index), block_size):
         part = np.asarray(snp_index[start : start + block_size])
-        counts = reader.read(part)
-        stats = snp_stats(counts, scaling)
+        codes = reader.read_codes(part)
+        stats = stats_from_tally(code_counts(codes), scaling)
         flt = filter_snps(stats, maf_min)
         keep = flt.keep
+        matrix = None
+        if expand:
+            store = CompactGenotypes.from_codes(
+                np.asfortranarray(codes[:, keep]), stats.means[keep], stats.sds[keep]
+            )
+            matrix = store.columns(np.arange(store.n_snps), dtype)
         yield StandardizedBlock(
-            matrix=standardize(counts[:, keep], stats.means[keep], stats.sds[keep]),
+            matrix=matrix,
             snp_index=part[keep],
             means=stats.means[keep],
             sds=stats.sds[keep],
@@ -356,10 +377,7 @@ def snp_scales(
 ) -> SnpScales:
     """One streaming pass of `iter_standardized`: which SNPs are usable, with means and sds
     (``scaling`` "empirical" or "hwe", as `genotypes.snp_stats`)."""
-    parts = [
-        dataclasses.replace(b, matrix=None)
-        for b in iter_standardized(reader, snp_index, maf_min, block_size, scaling)
-    ]
+    parts = list(iter_standardized(reader, snp_index, maf_min, block_size, scaling, False))
     if not parts or sum(len(b.snp_index) for b in parts) == 0:
         raise InputError(
             f"{reader.plink.bed_path}: no usable SNP (all missing, monomorphic or below --maf)"
@@ -386,10 +404,9 @@ def range_reader(
     snp_index = np.asarray(snp_index)
 
     def read_block(start: int, stop: int) -> np.ndarray:
-        counts = reader.read(snp_index[start:stop])
-        if flipped is not None:
-            flip = flipped[start:stop]
-            counts[:, flip] = 2.0 - counts[:, flip]
-        return standardize(counts, means[start:stop], sds[start:stop])
+        flip = None if flipped is None else flipped[start:stop]
+        codes = reader.read_codes(snp_index[start:stop], flip)
+        store = CompactGenotypes.from_codes(codes, means[start:stop], sds[start:stop])
+        return store.columns(np.arange(stop - start))
 
     return read_block

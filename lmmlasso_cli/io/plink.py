@@ -269,12 +269,37 @@ class GenotypeReader:
         except Exception as exc:  # bed-reader raises plain exceptions on I/O problems
             raise InputError(f"{self.plink.bed_path}: could not read genotypes ({exc})") from exc
 
-    def blocks(self, snp_index: np.ndarray, block_size: int):
-        """Yield ``(positions, counts)`` blocks over ``snp_index`` in order."""
+    def read_codes(self, snp_index: np.ndarray, flipped: np.ndarray | None = None) -> np.ndarray:
+        """(n_samples, len(snp_index)) uint8 Fortran array of A1 counts 0/1/2 and 3 for a
+        missing call (`compact.MISSING`); ``flipped`` SNPs count the other allele (2 − count)."""
+        if self._pgen is not None:
+            counts = self._pgen.read(snp_index)
+            codes = np.where(np.isnan(counts), 3, counts).astype(np.uint8, order="F")
+        else:
+            rows = slice(None) if self._all_samples else self.sample_index
+            try:
+                raw = self._bed.read(
+                    index=np.s_[rows, np.asarray(snp_index)], dtype="int8", order="F"
+                )
+            except Exception as exc:  # bed-reader raises plain exceptions on I/O problems
+                raise InputError(
+                    f"{self.plink.bed_path}: could not read genotypes ({exc})"
+                ) from exc
+            codes = raw.view(np.uint8)
+            codes[codes == np.uint8(129)] = 3  # bed-reader's int8 missing value is -127
+        if flipped is not None and np.any(flipped):
+            sub = codes[:, flipped]
+            codes[:, flipped] = np.where(sub == 3, 3, 2 - sub)
+        return codes
+
+    def blocks(self, snp_index: np.ndarray, block_size: int, codes: bool = False):
+        """Yield ``(positions, counts)`` blocks over ``snp_index`` in order; with ``codes``,
+        the counts are `read_codes`'s uint8 codes."""
         snp_index = np.asarray(snp_index)
+        read = self.read_codes if codes else self.read
         for start in range(0, len(snp_index), block_size):
             part = snp_index[start : start + block_size]
-            yield part, self.read(part)
+            yield part, read(part)
 
     def close(self) -> None:
         if self._pgen is not None:

@@ -45,7 +45,8 @@ class SharedRecord:
     def load(self):
         """The dataclass itself, over memory maps opened once per process."""
         arrays = {name: _open_npy(path) for name, path in self.paths.items()}
-        return self.cls(**self.values, **arrays)
+        values = {name: resolve(value) for name, value in self.values.items()}
+        return self.cls(**values, **arrays)
 
     def __getattr__(self, name: str):
         # fields and properties only: a dunder probe must not load the arrays
@@ -109,7 +110,7 @@ def shared_folder(parent: str | None = None) -> Iterator[Callable]:
                 path = os.path.join(folder, f"{next(counter)}.npy")
                 np.save(path, obj)
                 return SharedArray(path)
-            if not dataclasses.is_dataclass(obj):
+            if not dataclasses.is_dataclass(obj) or isinstance(obj, type):
                 return obj
             paths, values = {}, {}
             for field in dataclasses.fields(obj):
@@ -117,6 +118,8 @@ def shared_folder(parent: str | None = None) -> Iterator[Callable]:
                 if isinstance(value, np.ndarray) and value.nbytes >= MIN_SHARED_BYTES:
                     paths[field.name] = os.path.join(folder, f"{next(counter)}.npy")
                     np.save(paths[field.name], value)
+                elif dataclasses.is_dataclass(value) and not isinstance(value, type):
+                    values[field.name] = share(value)  # e.g. the genotypes of a TrainingData
                 else:
                     values[field.name] = value
             return SharedRecord(type(obj), paths, values)

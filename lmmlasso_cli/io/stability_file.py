@@ -82,7 +82,16 @@ def data_fingerprint(fid, iid, snps: SnpLabels, data) -> str:
     h = hashlib.sha256()
     for values in (fid, iid, snps.snp, snps.a1):
         _hash_strings(h, values)
-    for values in (data.X, data.y_raw, data.covariates, data.K):
+    X = data.X
+    if hasattr(X, "codes"):  # compact genotypes: the codes of its rows and their values
+        h.update(repr(X.shape).encode())
+        rows = X.rows
+        full = rows.size == X.codes.shape[0] and np.array_equal(rows, np.arange(rows.size))
+        h.update(np.ascontiguousarray((X.codes if full else X.codes[rows]).T).data)
+        _hash_array(h, X.lut)
+    else:
+        _hash_array(h, X)
+    for values in (data.y_raw, data.covariates, data.K):
         _hash_array(h, values)
     return h.hexdigest()
 

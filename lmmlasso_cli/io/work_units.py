@@ -69,14 +69,22 @@ class _ShapeOnly:
         return self.prefix + (".pgen" if self.genotype_format == "pgen" else ".bed")
 
 
-def kinship_unit(source: GenotypeSource, block_size: int, maf: float, scaling: str, positions):
-    """The `kinship.KinshipPart` of the SNPs at ``positions`` (.bim rows), read in blocks."""
+def kinship_unit(
+    source: GenotypeSource, block_size: int, maf: float, scaling: str, precision: str, positions
+):
+    """The `kinship.KinshipPart` of the SNPs at ``positions`` (.bim rows), read in blocks of
+    one-byte codes."""
     from lmmlasso_cli.kinship import kinship_part
 
     with source.reader() as reader:
-        blocks = reader.blocks(np.asarray(positions), block_size)
+        blocks = reader.blocks(np.asarray(positions), block_size, codes=True)
         return kinship_part(
-            blocks, reader.n_samples, maf_min=maf, scaling=scaling, blas_threads=source.num_threads
+            blocks,
+            reader.n_samples,
+            maf_min=maf,
+            scaling=scaling,
+            blas_threads=source.num_threads,
+            precision=precision,
         )
 
 
@@ -91,8 +99,9 @@ class ScanPart:
     n_low_maf: int
 
 
-def gwas_unit(source, block_size, maf, eig, models, method, log_delta_range, positions):
-    """Scan the SNPs at ``positions`` (standardized in blocks, unusable SNPs dropped)."""
+def gwas_unit(source, block_size, maf, eig, models, method, log_delta_range, precision, positions):
+    """Scan the SNPs at ``positions`` (standardized in blocks of ``precision``, unusable SNPs
+    dropped)."""
     from lmmlasso_cli.gwas import scan
     from lmmlasso_cli.io.dataset import iter_standardized
     from lmmlasso_cli.io.shared_arrays import resolve
@@ -101,7 +110,10 @@ def gwas_unit(source, block_size, maf, eig, models, method, log_delta_range, pos
     counts = np.zeros(3, dtype=np.int64)
 
     def blocks(reader):
-        for block in iter_standardized(reader, np.asarray(positions), maf, block_size):
+        stream = iter_standardized(
+            reader, np.asarray(positions), maf, block_size, dtype=np.dtype(precision)
+        )
+        for block in stream:
             counts[:] += (block.n_all_missing, block.n_monomorphic, block.n_low_maf)
             yield block.snp_index, block.matrix, block.sds
 

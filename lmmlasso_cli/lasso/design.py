@@ -25,6 +25,8 @@ from typing import Protocol, runtime_checkable
 
 import numpy as np
 
+from lmmlasso_cli.compact import DenseGenotypes
+
 # Numerical rank cut-off for the whitened covariates: singular values below
 # RANK_RTOL * max(n, c) * eps * s_max are treated as null directions.
 RANK_RTOL = 1.0
@@ -111,7 +113,8 @@ class RotatedDesign:
 
     Parameters
     ----------
-    X : (n_samples, n_snps) float64, C or Fortran order; standardized genotypes, never copied.
+    X : standardized genotypes (n_samples × n_snps): a `compact.CompactGenotypes` (one byte per
+        call; what the commands pass) or a float64 matrix, never copied.
     eigvecs : (n_samples, n_samples) U of K = U diag(S) Uᵀ.
     eigvals : (n_samples,) S.
     delta : δ = σe²/σg² > 0 (S + δ must be positive).
@@ -128,8 +131,8 @@ class RotatedDesign:
         covariates: np.ndarray | None = None,
         max_cache_bytes: int = DEFAULT_CACHE_BYTES,
     ):
-        self.X = _check_matrix(X, "X")
-        n, p = X.shape
+        self.X = X if hasattr(X, "tdot") else DenseGenotypes(_check_matrix(X, "X"))
+        n, p = self.X.shape
         self.n_samples, self.n_features = n, p
         eigvecs = np.asarray(eigvecs, dtype=np.float64)
         eigvals = np.asarray(eigvals, dtype=np.float64)
@@ -207,7 +210,7 @@ class RotatedDesign:
         v = _check_vector(v, self.n_samples)
         u = self._project(v.copy())
         u = self.eigvecs @ (self._scale * u)
-        return self.X.T @ u
+        return self.X.tdot(u)
 
     def columns(self, idx: np.ndarray) -> np.ndarray:
         """Columns idx of X̃ = P D Uᵀ X: (n_samples, len(idx)) float64, Fortran order.
@@ -233,7 +236,7 @@ class RotatedDesign:
 
     def _rotate_snps(self, snps: np.ndarray) -> np.ndarray:
         self.n_rotated += snps.size
-        return self._project(self._whiten(_gather_columns(self.X, snps)))
+        return self._project(self._whiten(self.X.columns(snps)))
 
     def _free_slots(self, k: int, keep: np.ndarray) -> np.ndarray:
         """k free slots, growing the buffer (doubling) or evicting least recently used columns
@@ -274,7 +277,7 @@ class RotatedDesign:
         if self.n_covariates == 0:
             return np.empty(0)
         support = np.flatnonzero(coefs)
-        resid = y - self.X[:, support] @ coefs[support]
+        resid = y - self.X.columns(support) @ coefs[support]
         target = self._scale * (self.eigvecs.T @ resid)
         alpha, *_ = np.linalg.lstsq(self._cov_white, target, rcond=None)
         return alpha

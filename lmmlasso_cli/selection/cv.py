@@ -37,6 +37,7 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.sparse as sp
 
+from lmmlasso_cli.compact import as_genotypes
 from lmmlasso_cli.errors import InputError
 from lmmlasso_cli.lmmlasso import LmmStep, fit_lmm_lasso
 from lmmlasso_cli.nullmodel import KinshipEigen
@@ -159,7 +160,7 @@ class _HeldOut:
 
     def __call__(self, k: int, step: LmmStep) -> bool:
         support = np.flatnonzero(step.coefs)
-        self.snps.append(self.X_v[:, support] @ step.coefs[support])
+        self.snps.append(self.X_v.columns(support) @ step.coefs[support])
         self.covariates.append(self.C_v @ step.covariate_coefs)
         self.background.append(self.K_vt @ step.blup_residual)
         pred = self.snps[-1] + self.covariates[-1] + self.background[-1]
@@ -210,7 +211,7 @@ def fit_fold(
     K_vt = np.asarray(data.K[np.ix_(held_out, train)], dtype=np.float64)
     min_mus = (settings.lasso.path_stop or PathStop()).min_mus
     monitor = _HeldOut(
-        take_rows(data.X, held_out),
+        as_genotypes(data.X).take_rows(held_out),
         take_rows(data.covariates, held_out),
         K_vt,
         transform.apply(data.y_raw[held_out]),

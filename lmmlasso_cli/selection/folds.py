@@ -28,6 +28,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from lmmlasso_cli.compact import as_genotypes
 from lmmlasso_cli.errors import ConvergenceWarning, InputError
 from lmmlasso_cli.lmmlasso import LmmLassoFit, LmmStep, fit_lmm_lasso
 from lmmlasso_cli.nullmodel import NullModel, eigendecompose, fit_null_model
@@ -73,7 +74,8 @@ def replicate_generators(seed: int, n_reps: int, reps: range) -> list[np.random.
 class TrainingData:
     """What a split is cut from (n = all analysed individuals, p = SNPs, c = covariates).
 
-    X: (n, p) float64 standardized SNPs. y_raw: (n,) phenotype on its original scale.
+    X: (n, p) standardized SNPs, `compact.CompactGenotypes` (or a float64 matrix).
+    y_raw: (n,) phenotype on its original scale.
     covariates: (n, c) fixed effects, the intercept among them. K: (n, n) kinship.
     """
 
@@ -146,7 +148,7 @@ def fit_training(
         eig = eigendecompose(np.asarray(data.K[np.ix_(train, train)], dtype=np.float64))
         null = fit_null_model(y, eig, C, settings.null)
         lmm = fit_lmm_lasso(
-            take_rows(data.X, train),
+            as_genotypes(data.X).take_rows(train),
             y,
             C,
             eig,

@@ -609,6 +609,9 @@ def build(folder: str | os.PathLike) -> list[Case]:
         ["kinship", "--bfile", ok, "--maff", "0.1", "--out", "{out}"],
         r"No such option '--maff'\. Did you mean '--maf'\?.*lmmlasso kinship --help",
     )
+    # --- memory --------------------------------------------------------------------------------
+    add("memory-too-small", kin_cmd(ok, "--memory", "0.001"),
+        r"kinship needs about .* GB .* more than --memory 0\.001 GB; raise --memory")  # fmt: skip
     return cases
 
 

@@ -1,0 +1,137 @@
+"""Memory plans: a command's peak memory estimated from its sizes, before the work starts.
+
+A plan lists the big arrays a command holds at its peak (bytes each, from n, p, the block size
+and the dtype) plus the process's baseline (the interpreter and the imported libraries). A
+command that goes through phases (the eigendecomposition, then the scan) is planned at its
+largest phase; worker processes count in full (the plan is for the whole process tree). The
+CLI prints it in PREFIX.log, shrinks the SNP block until the plan fits the budget (--memory),
+and refuses to start when even the smallest block does not fit. `bench/scale.py` compares the
+estimates with the measured peak RSS.
+
+Sizes: n individuals, p SNPs, b SNPs per block, w worker processes, k phenotypes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from lmmlasso_cli.compact import SUBSET_COPY_BYTES
+from lmmlasso_cli.errors import InputError
+
+GB = 1e9
+BASELINE_BYTES = 200e6  # python + numpy + scipy + numba + bed-reader: RSS after imports
+MIN_BLOCK_SNPS = 64
+BIM_BYTES_PER_SNP = 200  # the .bim as strings and arrays, measured at 800,000 SNPs
+F64, F32 = 8, 4
+
+
+@dataclass(frozen=True)
+class MemoryPlan:
+    """What a command will hold at its peak: ``parts`` (label, bytes) at ``block_snps``."""
+
+    command: str
+    parts: tuple[tuple[str, float], ...]
+    block_snps: int
+    budget: float  # bytes
+
+    @property
+    def peak(self) -> float:
+        return BASELINE_BYTES + sum(size for _, size in self.parts)
+
+    @property
+    def fits(self) -> bool:
+        return self.peak <= self.budget
+
+    def describe(self) -> str:
+        items = ", ".join(f"{label} {size / GB:.2f}" for label, size in self.parts if size > 0)
+        return (
+            f"memory plan: estimated peak {self.peak / GB:.2f} GB of {self.budget / GB:.2f} GB "
+            f"(`memory`), SNP blocks of {self.block_snps}; GB: baseline "
+            f"{BASELINE_BYTES / GB:.2f}, {items}"
+        )
+
+
+@dataclass(frozen=True)
+class Sizes:
+    """The sizes a plan is computed from (see the module docstring)."""
+
+    n_samples: int
+    n_snps: int
+    n_kinship: int = 0  # individuals of the kinship (0: none)
+    workers: int = 1
+    n_phenos: int = 1
+    precision: str = "float64"  # of the block products
+    n_subsample: int = 0  # stability/cv: individuals of one training set
+    cache_bytes: float = 0.0  # the Lasso's rotated-column cache
+    n_bim: int = 0  # SNPs listed in the .bim (its table is held in memory)
+
+
+def _eigh(n: int) -> float:
+    """An eigendecomposition of an n × n kinship: the loaded K, the copy LAPACK overwrites, its
+    work arrays (about 2n² doubles for syevd) and the eigenvectors: 5n² doubles."""
+    return 5.0 * n * n * F64
+
+
+def _phases(command: str, s: Sizes, b: int) -> list[list[tuple[str, float]]]:
+    """The command's phases, each a list of (label, bytes) held at once; the plan's peak is
+    the largest phase. Worker processes are counted with their share of the whole tree."""
+    n, p, nk = s.n_samples, s.n_snps, s.n_kinship or s.n_samples
+    item = F32 if s.precision == "float32" else F64
+    block = n * b * (1 + F32 + item)  # codes, float32 counts or codes, standardized block
+    eigh = [("kinship eigendecomposition", _eigh(nk))]
+    if command == "kinship":
+        # the accumulator, the block's product, log2(units) partial sums of the tree, and the
+        # symmetrized copy at the end
+        units = max(1, -(-p // (8 * b)))
+        return [[
+            ("n x n sums", (2 + units.bit_length()) * n * n * F64),
+            ("block product", n * n * item),
+            ("SNP block", block),
+        ]]  # fmt: skip
+    if command in ("fit-null", "pca"):
+        return [eigh]
+    if command == "gwas":
+        rotation = [("kinship + eigenvectors", 2 * n * n * F64)]
+        if s.precision == "float32":
+            rotation.append(("float32 eigenvectors", s.workers * n * n * F32))
+        rotation.append(("SNP blocks + rotations", s.workers * (block + 3 * n * b * F64)))
+        return [eigh, rotation]
+    if command in ("fit", "cv", "stability"):
+        sub = s.n_subsample or n
+        held = [("genotype codes", n * p), ("kinship", nk * nk * F64)]
+        subset = sub * p if s.n_subsample and sub * p <= SUBSET_COPY_BYTES else 0
+        lasso = s.cache_bytes + 2 * p * F64 + sub * b * F64 + subset
+        if command == "fit":
+            fit = [("eigenvectors", n * n * F64), ("Lasso: column cache, correlations", lasso)]
+            return [eigh, held + fit]
+        per_fit = _eigh(sub) + lasso  # every training set has its own eigendecomposition
+        return [held + [("per training set: eigendecomposition, Lasso", s.workers * per_fit)]]
+    if command == "simulate":
+        return [eigh + [("causal SNP codes", n * p)]]
+    if command == "predict":
+        return [[("model SNP codes", n * p), ("SNP block", block)]]
+    # ld-blocks, shrink, gene-test, evaluate, cluster: SNP blocks and their LD
+    return [[("SNP block", block), ("block LD", b * b * F64 * 2)]]
+
+
+def plan_memory(command: str, sizes: Sizes, block_snps: int, budget: float) -> MemoryPlan:
+    """The plan at ``block_snps``, halved down to `MIN_BLOCK_SNPS` until it fits ``budget``.
+    Raises `InputError` with the smallest plan's peak when none fits."""
+    b = int(block_snps)
+    while True:
+        phases = _phases(command, sizes, b)
+        if sizes.n_bim:
+            bim = ("SNP table", BIM_BYTES_PER_SNP * sizes.n_bim)
+            phases = [[bim, *phase] for phase in phases]
+        parts = max(phases, key=lambda phase: sum(size for _, size in phase))
+        plan = MemoryPlan(command, tuple(parts), b, float(budget))
+        if plan.fits or b <= MIN_BLOCK_SNPS:
+            break
+        b = max(MIN_BLOCK_SNPS, b // 2)
+    if not plan.fits:
+        raise InputError(
+            f"{command} needs about {plan.peak / GB:.3g} GB for {sizes.n_samples} individuals "
+            f"and {sizes.n_snps} SNPs, more than `memory` {budget / GB:.3g} GB; raise "
+            f"`memory`, or use fewer individuals or SNPs (--keep, --extract, --chr)"
+        )
+    return plan
