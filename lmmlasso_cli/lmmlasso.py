@@ -58,6 +58,18 @@ class LmmLassoFit:
         return len(self.path.mus)
 
 
+@dataclass(frozen=True)
+class LmmStep:
+    """The LMM-Lasso fit at one μ of a path, as the path goes (see `fit_lmm_lasso`'s ``stop``):
+    coefs (n_snps,) w; covariate_coefs (n_covariates,) α̂; blup_residual (n_samples,)
+    a = (K + δI)⁻¹(y − Cα̂ − Xw); train_fixed (n_samples,) Xw + Cα̂."""
+
+    coefs: np.ndarray
+    covariate_coefs: np.ndarray
+    blup_residual: np.ndarray
+    train_fixed: np.ndarray
+
+
 def duplicate_columns(X: np.ndarray) -> np.ndarray:
     """(p,) bool: True where a column equals an earlier column exactly.
 
@@ -131,13 +143,16 @@ def fit_lmm_lasso(
     grid: MuGrid = MuGrid(),
     lasso: LassoSettings = LassoSettings(),
     progress: Callable[[int], None] | None = None,
+    stop: Callable[[int, LmmStep], bool] | None = None,
 ) -> LmmLassoFit:
     """Fit LMM-Lasso at one μ (``mu``), at the μ selecting ``n_active`` SNPs, or on a path.
 
     X is the (n, p) standardized SNPs: `compact.CompactGenotypes` or a float64 matrix; y (n,)
-    on the model scale; covariates (n, c) or None.
-    A path is ``mus`` if given, else ``grid.values(μ_max)``. The duality gap certifies each fit
-    (relative to ‖ỹ‖², ``lasso.tol``).
+    on the model scale; covariates (n, c) or None. A path is ``mus`` if given, else
+    ``grid.values(μ_max)``; it ends early by ``lasso.path_stop`` or when ``stop(k, step)`` (an
+    `LmmStep` of the k-th μ) returns True, and then holds only the fitted μ
+    (`lasso.path.fit_lasso_path`). The duality gap certifies each fit (relative to ‖ỹ‖²,
+    ``lasso.tol``).
     """
     l1_ratio, tol, max_epochs = lasso.l1_ratio, lasso.tol, lasso.max_epochs
     X = as_genotypes(X)
@@ -148,6 +163,12 @@ def fit_lmm_lasso(
     dup = X.duplicate_columns()
     design = _WithoutDuplicates(rotated, dup) if dup.any() else rotated
     top = mu_max(design, y_rot, l1_ratio)
+    steps: list[LmmStep] = []
+
+    def record(k: int, coefs: np.ndarray) -> bool:
+        steps.append(_lmm_step(X, y, C, rotated, eig, log_delta, coefs))
+        return stop is not None and bool(stop(k, steps[-1]))
+
     if mu is not None:
         path = _as_path(
             fit_lasso(design, y_rot, mu, l1_ratio, tol, max_epochs), l1_ratio, tol, X.shape[1]
@@ -157,25 +178,78 @@ def fit_lmm_lasso(
         path = _as_path(fit, l1_ratio, tol, X.shape[1])
     else:
         values = np.asarray(mus, dtype=np.float64) if mus is not None else grid.values(top)
-        path = fit_lasso_path(design, y_rot, values, l1_ratio, tol, max_epochs, progress=progress)
-    alphas, residuals, fixed = [], [], []
-    for k in range(len(path.mus)):
-        w = path.coefs[k].toarray().ravel()
-        alpha = rotated.covariate_coefs(y, w)
-        support = np.flatnonzero(w)
-        xw = X.columns(support) @ w[support]
-        fitted = xw + C @ alpha
-        alphas.append(alpha)
-        fixed.append(fitted)
-        residuals.append(blup_residual(y - fitted, eig, log_delta))
+        path = fit_lasso_path(
+            design, y_rot, values, l1_ratio, tol, max_epochs, progress, record, lasso.path_stop
+        )
+    if not steps:  # one μ
+        steps.append(_lmm_step(X, y, C, rotated, eig, log_delta, path.coefs[0].toarray().ravel()))
+    return _lmm_fit(path, steps, C.shape[1], eig, log_delta, top, int(dup.sum()))
+
+
+def assemble_lmm_fit(
+    X,
+    y: np.ndarray,
+    covariates: np.ndarray | None,
+    eig: KinshipEigen | None,
+    log_delta: float,
+    coefs: np.ndarray,
+    mu: float,
+    converged: bool,
+    lasso: LassoSettings = LassoSettings(),
+) -> LmmLassoFit:
+    """The LMM-Lasso model of SNP effects w = ``coefs`` (n_snps,) found elsewhere (e.g. the
+    average of cv folds' models), completed on these individuals as `fit_lmm_lasso` completes
+    its solutions: α̂ by GLS given w, the BLUP residual a, and the training explained variance
+    1 − ‖ỹ − X̃w‖²/‖ỹ‖². w solves no Lasso problem, so the objective and duality gap are NaN;
+    ``mu`` labels the model and ``converged`` records whether the fits it came from were
+    certified.
+    """
+    X = as_genotypes(X)
+    n = X.n_samples
+    C = np.zeros((n, 0)) if covariates is None else np.asarray(covariates, dtype=np.float64)
+    rotated = _design(X, eig, log_delta, C)
+    w = np.asarray(coefs, dtype=np.float64)
+    step = _lmm_step(X, y, C, rotated, eig, log_delta, w)
+    y_rot = rotated.rotate_target(y)
+    support = np.flatnonzero(w)
+    resid = y_rot - rotated.rotate(X.columns(support) @ w[support])
+    y_norm2 = float(y_rot @ y_rot)
+    path = LassoPath(
+        mus=np.array([float(mu)]),
+        coefs=sparse.csr_matrix(w.reshape(1, -1)),
+        objectives=np.array([np.nan]),
+        gaps=np.array([np.nan]),
+        converged=np.array([bool(converged)]),
+        n_epochs=np.array([0]),
+        n_active=np.array([support.size]),
+        explained_variance=np.array([1.0 - float(resid @ resid) / y_norm2 if y_norm2 else 0.0]),
+        l1_ratio=lasso.l1_ratio,
+        tol=lasso.tol,
+    )
+    top = mu_max(rotated, y_rot, lasso.l1_ratio)
+    return _lmm_fit(path, [step], C.shape[1], eig, log_delta, top, 0)
+
+
+def _lmm_step(X, y, C, rotated: RotatedDesign, eig, log_delta: float, coefs) -> LmmStep:
+    """α̂ = GLS of y − Xw on C, then Xw + Cα̂ and the BLUP residual, for w = ``coefs``."""
+    w = np.array(coefs, dtype=np.float64)
+    alpha = rotated.covariate_coefs(y, w)
+    support = np.flatnonzero(w)
+    fitted = X.columns(support) @ w[support] + C @ alpha
+    return LmmStep(w, alpha, blup_residual(y - fitted, eig, log_delta), fitted)
+
+
+def _lmm_fit(path, steps, n_covariates, eig, log_delta, top, n_duplicates) -> LmmLassoFit:
     return LmmLassoFit(
         path=path,
-        covariate_coefs=np.array(alphas).reshape(len(path.mus), C.shape[1]),
-        blup_residual=np.array(residuals),
+        covariate_coefs=np.array([s.covariate_coefs for s in steps]).reshape(
+            len(path.mus), n_covariates
+        ),
+        blup_residual=np.array([s.blup_residual for s in steps]),
         log_delta=float(log_delta) if eig is not None else float("nan"),
-        train_fixed=np.array(fixed),
+        train_fixed=np.array([s.train_fixed for s in steps]),
         mu_max=top,
-        n_duplicates=int(dup.sum()),
+        n_duplicates=n_duplicates,
     )
 
 

@@ -28,6 +28,7 @@ BLAS_ENV = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA
 DASK_RETRIES = 2  # a unit raising (e.g. a lost file handle) is re-run this often on Dask
 DASK_INSTALL = "--scheduler needs dask.distributed: pip install 'lmmlasso-cli[dask]'"
 _WORKER_LIMITS = None  # the threadpoolctl limiter of a worker process, kept alive
+_WORKER_PROGRESS = None  # a pool worker's end of its pool's progress queue
 
 
 def available_cores() -> int:
@@ -36,9 +37,11 @@ def available_cores() -> int:
     return os.cpu_count() or 1
 
 
-def _init_worker() -> None:
-    """Worker start-up: one BLAS/OpenMP thread, for libraries loaded now or later."""
-    global _WORKER_LIMITS
+def _init_worker(progress=None) -> None:
+    """Worker start-up: one BLAS/OpenMP thread, for libraries loaded now or later; keeps the
+    pool's progress queue (`unit_progress`) when given one."""
+    global _WORKER_LIMITS, _WORKER_PROGRESS
+    _WORKER_PROGRESS = progress
     for name in BLAS_ENV:
         os.environ[name] = "1"
     import numpy  # noqa: F401  (load the BLAS libraries before limiting them)
@@ -92,6 +95,7 @@ class Backend:
     map: Callable[[Callable, Iterable], Iterator]
     share: Callable
     client: object = None  # the dask Client, for "dask"
+    progress: object = None  # the pool's progress queue, for "processes" (`unit_progress`)
 
     @property
     def distributed(self) -> bool:
@@ -153,21 +157,26 @@ def _dask_map(client, fn, items):
 
 @contextlib.contextmanager
 def _pool(workers: int, on_start):
+    """Yield (map, progress queue) of a spawned pool whose workers hold the queue."""
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
 
+    context = multiprocessing.get_context("spawn")
+    progress = context.SimpleQueue()
     pool = ProcessPoolExecutor(
         max_workers=workers,
-        mp_context=multiprocessing.get_context("spawn"),
+        mp_context=context,
         initializer=_init_worker,
+        initargs=(progress,),
     )
     try:
         if on_start is not None:
             seen = sorted({n for counts in pool.map(blas_threads, range(workers)) for n in counts})
             on_start(workers, seen)
-        yield pool.map
+        yield pool.map, progress
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
+        progress.close()
 
 
 @contextlib.contextmanager
@@ -245,10 +254,44 @@ def open_backend(
             if on_start is not None:
                 on_start(f"{n} worker processes", seen)
 
-        with _pool(workers, started) as pool_map, shared_folder(shared_dir) as share:
-            yield Backend("processes", workers, pool_map, share)
+        with _pool(workers, started) as (pool_map, queue), shared_folder(shared_dir) as share:
+            yield Backend("processes", workers, pool_map, share, progress=queue)
         return
     yield Backend("serial", 1, _serial_map, lambda obj: obj)
+
+
+class _PoolProgress:
+    """``progress(n)`` inside a pool's work units: n onto the pool's queue, which the worker
+    received at start-up (a queue cannot travel in a unit); picklable, stateless."""
+
+    def __call__(self, n: int) -> None:
+        _WORKER_PROGRESS.put(int(n))
+
+
+@contextlib.contextmanager
+def unit_progress(backend: Backend, update: Callable[[int], object]):
+    """Yield a ``progress(n)`` that work units call as they advance n steps, each call reaching
+    ``update(n)`` here: ``update`` itself in a serial run; for a process pool, the pool's queue,
+    drained by a thread here (every unit's steps are in before its result); None on Dask, whose
+    workers may be on other machines (count steps as results arrive instead)."""
+    if backend.progress is None:
+        yield update if backend.name == "serial" else None
+        return
+    import threading
+
+    queue = backend.progress
+
+    def drain():
+        while (n := queue.get()) is not None:
+            update(n)
+
+    thread = threading.Thread(target=drain, name="unit-progress", daemon=True)
+    thread.start()
+    try:
+        yield _PoolProgress()
+    finally:
+        queue.put(None)  # after every unit's steps: they were written before its result came
+        thread.join()
 
 
 @contextlib.contextmanager

@@ -24,16 +24,41 @@ class NullSearch:
 
 
 @dataclass(frozen=True)
+class PathStop:
+    """When a Lasso path ends before its last μ: glmnet's rules (``glmnet.control``).
+
+    After fitting μ_k the path stops, keeping μ_k, if more than ``max_active`` SNPs are
+    active (glmnet's ``dfmax``; None: half the individuals the path is fitted on), or, once
+    at least ``min_mus`` μ are fitted (glmnet's ``mnlam``), if its training explained variance
+    ev_k = 1 − ‖ỹ − X̃w‖²/‖ỹ‖²
+
+    - rose by less than ``ev_change`` relative to itself: ev_k − ev_{k−1} < ev_change·ev_k
+      (glmnet's ``fdev``);
+    - exceeds ``ev_max`` (glmnet's ``devmax``).
+
+    The μ after a stop are not fitted. (glmnet waits for ``mnlam`` λ before its ``dfmax``
+    check too; a cap here holds from the first μ.)
+    """
+
+    min_mus: int = 5
+    ev_change: float = 1e-5
+    ev_max: float = 0.999
+    max_active: int | None = None
+
+
+@dataclass(frozen=True)
 class LassoSettings:
-    """The penalty mix and the stopping rule of the coordinate-descent solver.
+    """The penalty mix and the stopping rules of the coordinate-descent solver.
 
     Objective ½‖ỹ − X̃w‖² + μ·r·‖w‖₁ + ½·μ·(1 − r)·‖w‖² with r = ``l1_ratio``; stop when the
-    duality gap ≤ ``tol``·‖ỹ‖², or give up after ``max_epochs`` epochs per μ.
+    duality gap ≤ ``tol``·‖ỹ‖², or give up after ``max_epochs`` epochs per μ. A path ends
+    early by ``path_stop`` (None: every μ is fitted).
     """
 
     l1_ratio: float = 1.0
     tol: float = 1e-7
     max_epochs: int = 10_000
+    path_stop: PathStop | None = PathStop()
 
 
 @dataclass(frozen=True)
@@ -66,3 +91,24 @@ class TrainingSettings:
     transform: str = TRANSFORM
     null: NullSearch = NullSearch()
     lasso: LassoSettings = LassoSettings()
+
+
+REFITS = ("refit", "average")
+
+
+@dataclass(frozen=True)
+class CvSettings:
+    """K-fold cross-validation over individuals (`selection.cv`).
+
+    ``n_folds`` folds split with ``seed``. Each fold's path stops once its held-out error
+    Var(y_v − ŷ_v) has risen ``n_abort`` times since its minimum (bigstatsr's ``n.abort``;
+    0: never). ``rule`` picks μ from the mean held-out explained variance ("best" or "1se").
+    ``refit``: "refit" fits all individuals at the chosen μ; "average" averages the fold models
+    at each fold's own best μ (bigstatsr's CMSA).
+    """
+
+    n_folds: int = 10
+    seed: int = 0
+    rule: str = "best"
+    n_abort: int = 3
+    refit: str = "refit"

@@ -34,6 +34,8 @@ def _pipeline(toy) -> list[list[str]]:
          str(toy / "new.covar"), "--pheno", str(toy / "new.pheno"), "--out", "q1.new"],
         ["cv", "--bfile", t, "--kinship", "toy.kinship.npz", *q1, "--reml", "--folds", "3",
          "--n-mu", "6", "--mu-min-ratio", "0.1", "--out", "q1.cv"],
+        ["cv", "--bfile", t, "--kinship", "toy.kinship.npz", *q1, "--folds", "3", "--refit",
+         "average", "--out", "q1.cva"],  # the default grid: folds stop early
         ["stability", "--bfile", t, "--kinship", "toy.kinship.npz", *q1, "--reml", "--n-reps",
          "4", "--n-active", "5", "--out", "q1.stab"],
         ["simulate", "--bfile", t, "--kinship", "toy.kinship.npz", "--n-causal", "5",

@@ -21,6 +21,7 @@ from lmmlasso_cli.lasso.path import (
     mu_grid,
     mu_max,
 )
+from lmmlasso_cli.settings import PathStop
 
 TIGHT_TOL = 1e-12  # relative duality-gap tolerance for "exact" solves
 COEF_ATOL = 1e-6  # coefficients vs an independent solver
@@ -305,3 +306,98 @@ def test_null_and_duplicated_columns(problem):
     merged = fit.coefs[:-2].copy()
     merged[0] += fit.coefs[-2]
     np.testing.assert_allclose(merged, plain.coefs, rtol=0, atol=COEF_ATOL)
+
+
+# --- where a path stops (glmnet's rules; the caller's predicate) ------------------------------
+
+
+def _direct_ev(X, y, path):
+    """1 − ‖y − Xw‖²/‖y‖² of every returned w, in plain numpy."""
+    W = path.coefs.toarray()
+    return np.array([1 - np.sum((y - X @ w) ** 2) / np.sum(y**2) for w in W])
+
+
+def _glmnet_stop(ev, n_active, rules, cap):
+    """(index, rule) where glmnet's elnet loop exits, straight from its Fortran: after λ m,
+    exit if me > ne (here from the first λ), then, once m ≥ mnlam, if rsq − rsq0 < sml·rsq or
+    rsq > rsqmax."""
+    for k in range(len(ev)):
+        if n_active[k] > cap:
+            return k, "max_active"
+        if k + 1 < rules.min_mus:
+            continue
+        if ev[k] - (ev[k - 1] if k else 0.0) < rules.ev_change * ev[k]:
+            return k, "ev_change"
+        if ev[k] > rules.ev_max:
+            return k, "ev_max"
+    return None, ""
+
+
+@pytest.mark.parametrize(
+    "case, rule",
+    [
+        ("n>p", "ev_change"),  # EV saturates at the least-squares fit
+        ("noiseless p>n", "ev_max"),  # y = Xβ exactly: EV → 1
+        ("wide", "max_active"),
+    ],
+)
+def test_glmnet_stop_rules_against_the_explained_variance_computed_directly(case, rule):
+    if case == "n>p":
+        X, y = make_problem(n_samples=200, n_features=15, n_true=5, seed=3)
+        rules, n_mu, ratio = PathStop(), 60, 1e-5
+    elif case == "noiseless p>n":
+        X, _ = make_problem(n_samples=50, n_features=120, seed=4)
+        y = X[:, :5] @ np.array([1.0, -0.8, 0.6, 0.5, -0.4])
+        rules, n_mu, ratio = PathStop(ev_change=0.0, max_active=120), 80, 1e-6
+    else:
+        X, y = make_problem(n_samples=80, n_features=200, seed=5)
+        rules, n_mu, ratio = PathStop(max_active=12), 40, 1e-3
+    design = DenseDesign(X)
+    mus = mu_grid(mu_max(design, y), n_mu, ratio)
+    whole = fit_lasso_path(design, y, mus, tol=TIGHT_TOL)
+    assert whole.stop_rule == "" and len(whole.mus) == n_mu
+    cap = rules.max_active or X.shape[0] // 2
+    k, expected = _glmnet_stop(_direct_ev(X, y, whole), whole.n_active, rules, cap)
+    assert expected == rule and k < n_mu - 1
+    path = fit_lasso_path(design, y, mus, tol=TIGHT_TOL, rules=rules)
+    assert path.stop_rule == rule and len(path.mus) == k + 1  # μ_k kept, as glmnet does
+    np.testing.assert_array_equal(path.mus, mus[: k + 1])
+    np.testing.assert_array_equal(path.coefs.toarray(), whole.coefs.toarray()[: k + 1])
+    np.testing.assert_allclose(path.explained_variance, _direct_ev(X, y, path), atol=1e-12)
+    assert f"`{rule}`" in path.stop_reason
+    if rule == "max_active":  # the cap: only the last μ kept exceeds it
+        assert path.n_active[-1] > 12 and np.all(path.n_active[:-1] <= 12)
+
+
+def test_max_active_defaults_to_half_the_samples_and_rules_wait_for_min_mus():
+    X, y = make_problem(n_samples=40, n_features=300, seed=6)
+    design = DenseDesign(X)
+    mus = mu_grid(mu_max(design, y), 50, 1e-3)
+    path = fit_lasso_path(design, y, mus, rules=PathStop())
+    assert path.stop_rule == "max_active" and path.n_active[-1] > 20
+    assert np.all(path.n_active[:-1] <= 20)
+    # one μ repeated: the EV stops rising at once, but glmnet's mnlam waits for min_mus μ
+    flat = fit_lasso_path(design, y, np.full(7, mus[3]), rules=PathStop(min_mus=4))
+    assert flat.stop_rule == "ev_change" and len(flat.mus) == 4
+    empty = fit_lasso_path(design, y, np.full(7, 2 * mus[0]), rules=PathStop(min_mus=4))
+    assert empty.stop_rule == "" and len(empty.mus) == 7  # w = 0: EV 0 never "stops rising"
+    with pytest.raises(InputError, match="`max_active` must be a positive integer"):
+        fit_lasso_path(design, y, mus, rules=PathStop(max_active=0))
+    with pytest.raises(InputError, match="`ev_max` must be in"):
+        fit_lasso_path(design, y, mus, rules=PathStop(ev_max=1.5))
+
+
+def test_stop_predicate_sees_each_solution_and_ends_the_path():
+    X, y = make_problem()
+    design = DenseDesign(X)
+    mus = mu_grid(mu_max(design, y), 20, 1e-2)
+    seen, done = [], []
+
+    def stop(k, coefs):
+        assert not coefs.flags.writeable
+        seen.append(coefs.copy())
+        return k == 6
+
+    path = fit_lasso_path(design, y, mus, progress=done.append, stop=stop)
+    assert path.stop_rule == "stop" and len(path.mus) == 7 and done == list(range(7))
+    np.testing.assert_array_equal(np.array(seen), path.coefs.toarray())

@@ -9,6 +9,7 @@ from scipy import optimize
 from sklearn.linear_model import Lasso
 
 from lmmlasso_cli.cli import main
+from lmmlasso_cli.io.model_file import load_model
 from lmmlasso_cli.lmmlasso import fit_lmm_lasso
 from lmmlasso_cli.nullmodel import eigendecompose, fit_null_model
 from lmmlasso_cli.settings import LassoSettings
@@ -301,12 +302,21 @@ def test_missing_model_snps_is_an_error(tiny, chain, tmp_path):
 def test_path_outputs_and_nonconvergence(tiny, chain, tmp_path):
     runner = CliRunner()
     out = str(tmp_path / "path")
-    r = runner.invoke(
-        main, ["fit", *chain["base"], "--n-mu", "8", "--mu-min-ratio", "0.05", "--out", out]
-    )
+    grid = ["--n-mu", "8", "--mu-min-ratio", "0.05"]
+    # by default the path stops as glmnet's: here past --max-active (60 individuals / 2)
+    r = runner.invoke(main, ["fit", *chain["base"], *grid, "--out", out + "s"])
+    assert r.exit_code == 0, r.output
+    stopped = read(out + "s.path.tsv")
+    assert 2 <= len(stopped) < 8 and stopped.N_ACTIVE.iloc[-1] > 30
+    assert (stopped.N_ACTIVE.iloc[:-1] <= 30).all()
+    log = open(out + "s.log").read()
+    assert f"stopped after μ index {len(stopped) - 1}" in log and "more than --max-active 30" in log
+    assert load_model(out + "s.model.npz").n_mu == len(stopped)
+    r = runner.invoke(main, ["fit", *chain["base"], *grid, "--full-path", "--out", out])
     assert r.exit_code == 0, r.output
     path = read(out + ".path.tsv")
     assert len(path) == 8 and path.CONVERGED.all() and path.N_ACTIVE.iloc[0] == 0
+    np.testing.assert_array_equal(path.MU.iloc[: len(stopped)], stopped.MU)
     assert np.all(np.diff(path.MU) < 0)
     weights = read(out + ".weights.tsv")
     assert set(weights.MU_INDEX) <= set(range(8))

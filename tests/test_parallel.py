@@ -2,6 +2,7 @@
 the same bits, shared arrays pickling as paths, and the message when dask is missing."""
 
 import functools
+import operator
 import pickle
 import sys
 
@@ -14,7 +15,7 @@ from lmmlasso_cli.io.shared_arrays import SharedRecord, resolve, shared_folder
 from lmmlasso_cli.io.work_units import GenotypeSource, kinship_unit, part_units, snp_units
 from lmmlasso_cli.kinship import add_parts, compute_kinship, finish_kinship
 from lmmlasso_cli.nullmodel import KinshipEigen
-from lmmlasso_cli.parallel import DASK_INSTALL, open_backend, tree_sum
+from lmmlasso_cli.parallel import DASK_INSTALL, open_backend, tree_sum, unit_progress
 
 ROUNDING = 1e-13  # relative: a different summation order of the same kinship terms
 
@@ -73,6 +74,18 @@ def test_kinship_units_give_the_same_bits_serially_and_in_a_process_pool(tiny):
     G = tiny["G"]
     reference = compute_kinship([(np.arange(G.shape[1]), G)], G.shape[0])
     np.testing.assert_allclose(one.matrix, reference.matrix, rtol=0, atol=ROUNDING)
+
+
+def test_unit_progress_reaches_this_process_from_worker_processes():
+    seen = []
+    with open_backend(2, n_tasks=4, processes=True) as pool:
+        assert pool.name == "processes"
+        with unit_progress(pool, seen.append) as progress:
+            pickle.dumps(progress)  # it travels into the units
+            list(pool.map(functools.partial(operator.call, progress), [1, 2, 3, 4]))
+        assert sorted(seen) == [1, 2, 3, 4]  # all drained once the block ends
+    with open_backend(1) as serial, unit_progress(serial, seen.append) as progress:
+        assert progress == seen.append  # a serial run calls the bar directly
 
 
 def test_shared_record_pickles_as_paths_and_rebuilds_the_dataclass(tmp_path):

@@ -9,6 +9,7 @@ from lmmlasso_cli.cli.options import (
     MODEL_PARAMS,
     MU_GRID,
     NULL_SEARCH,
+    PATH_STOP,
     PHENO,
     PLOT,
     RUN,
@@ -46,7 +47,7 @@ from lmmlasso_cli.cli.runner import run_command
     "the rotated phenotype and standardized SNPs).",
 )
 @click.option("--n-active", type=click.IntRange(1), help="Find the μ that selects this many SNPs.")
-@options(MU_GRID, LASSO, PLOT, SCHEDULER, RUN)
+@options(MU_GRID, PATH_STOP, LASSO, PLOT, SCHEDULER, RUN)
 @run_command
 def fit(log, **kw):
     """LMM-Lasso (Rakitsch et al. 2013): sparse SNP effects plus a polygenic random effect.
@@ -55,8 +56,10 @@ def fit(log, **kw):
     δ = σe²/σg²; covariates (the intercept among them) are projected out, unpenalized. The
     Lasso objective is ½‖ỹ − X̃w‖² + μ·r·‖w‖₁ + ½·μ·(1−r)·‖w‖², μ absolute (not per
     sample), solved by coordinate descent and certified by the duality gap. Without --mu or
-    --n-active, fits a path of --n-mu values. Writes PREFIX.weights.tsv, PREFIX.path.tsv,
-    PREFIX.model.npz (for `lmmlasso predict`) and PREFIX.score.tsv (for plink2 --score).
+    --n-active, fits a path of --n-mu values, stopping as glmnet does once the training
+    explained variance no longer rises or more than --max-active SNPs are in (--full-path:
+    every μ). Writes PREFIX.weights.tsv, PREFIX.path.tsv, PREFIX.model.npz (for `lmmlasso
+    predict`) and PREFIX.score.tsv (for plink2 --score).
     With --scheduler, each phenotype's null model and Lasso fit are units on a Dask cluster.
     """
     import itertools

@@ -9,9 +9,17 @@ from __future__ import annotations
 
 import click
 
-from lmmlasso_cli.settings import LassoSettings, MuGrid, NullSearch, TrainingSettings
+from lmmlasso_cli.settings import (
+    REFITS,
+    CvSettings,
+    LassoSettings,
+    MuGrid,
+    NullSearch,
+    PathStop,
+    TrainingSettings,
+)
 
-_NULL, _LASSO, _GRID = NullSearch(), LassoSettings(), MuGrid()
+_NULL, _LASSO, _GRID, _PATH, _CV = NullSearch(), LassoSettings(), MuGrid(), PathStop(), CvSettings()
 
 
 def options(*groups):
@@ -288,6 +296,8 @@ MODEL_PARAMS = (
     "n_mu",
     "mu_min_ratio",
     "mu_list",
+    "max_active",
+    "full_path",
     "l1_ratio",
     "tol",
     "max_epochs",
@@ -373,6 +383,61 @@ LASSO = [
     ),
 ]
 
+PATH_STOP = [
+    click.option(
+        "--max-active",
+        type=click.IntRange(1),
+        default=_PATH.max_active,
+        help="Stop a μ path after the first μ with more than this many SNPs (glmnet's dfmax; "
+        "that μ is kept)  [default: half the individuals the path is fitted on]",
+    ),
+    click.option(
+        "--full-path",
+        is_flag=True,
+        help="Fit every μ of the grid. By default a path stops, as glmnet's, once the "
+        f"training explained variance rises by less than {_PATH.ev_change:g} of itself "
+        f"or exceeds {_PATH.ev_max:g} (after {_PATH.min_mus} μ), or past --max-active "
+        "(cv: or past --n-abort); --mu-list turns off all but --n-abort.",
+    ),
+]
+
+CV = [
+    click.option(
+        "--folds",
+        type=click.IntRange(2),
+        default=_CV.n_folds,
+        show_default=True,
+        help="K of K-fold cross-validation over individuals.",
+    ),
+    click.option(
+        "--seed", type=int, default=_CV.seed, show_default=True, help="Seed of the fold split."
+    ),
+    click.option(
+        "--rule",
+        type=click.Choice(["best", "1se"]),
+        default=_CV.rule,
+        show_default=True,
+        help="best = largest mean held-out explained variance; 1se = the largest μ "
+        "(fewest SNPs) within one standard error of it; among the μ every fold reached.",
+    ),
+    click.option(
+        "--n-abort",
+        type=click.IntRange(0),
+        default=_CV.n_abort,
+        show_default=True,
+        help="Stop a fold's path once its held-out error has risen this many times since its "
+        "minimum (bigstatsr's n.abort); 0 = never.",
+    ),
+    click.option(
+        "--refit",
+        type=click.Choice(REFITS),
+        default=_CV.refit,
+        show_default=True,
+        help="The model written: refit = LMM-Lasso on all individuals at the chosen μ; "
+        "average = the mean of the fold models, each at its own best μ (bigstatsr's CMSA).",
+    ),
+]
+
 SCHEDULER = [
     click.option(
         "--scheduler",
@@ -443,6 +508,9 @@ FLAGS = {
     "n_pcs": "--n-pcs",
     "part": "--part",
     "scheduler": "--scheduler",
+    "max_active": "--max-active",
+    "n_abort": "--n-abort",
+    "refit": "--refit",
 }
 
 
@@ -455,8 +523,26 @@ def null_search_from(kw: dict) -> NullSearch:
     )
 
 
+def path_stop_from(kw: dict) -> PathStop | None:
+    """glmnet's path stops, or None with --full-path or --mu-list (glmnet fits every λ a user
+    lists)."""
+    if kw.get("full_path") or kw.get("mu_list"):
+        return None
+    return PathStop(max_active=kw.get("max_active"))
+
+
 def lasso_from(kw: dict) -> LassoSettings:
-    return LassoSettings(l1_ratio=kw["l1_ratio"], tol=kw["tol"], max_epochs=kw["max_epochs"])
+    return LassoSettings(
+        l1_ratio=kw["l1_ratio"],
+        tol=kw["tol"],
+        max_epochs=kw["max_epochs"],
+        path_stop=path_stop_from(kw),
+    )
+
+
+def cv_from(kw: dict) -> CvSettings:
+    n_abort = 0 if kw.get("full_path") else kw["n_abort"]
+    return CvSettings(kw["folds"], kw["seed"], kw["rule"], n_abort, kw["refit"])
 
 
 def mu_grid_from(kw: dict) -> MuGrid:

@@ -47,12 +47,20 @@ def backend_for(log, kw: dict, n_units: int | None = None, processes: bool = Fal
         yield b
 
 
-def run_units(log, backend, data, n_units: int, desc: str, unit: str, quiet: bool, work):
+def run_units(
+    log, backend, data, n_units: int, desc: str, unit: str, quiet: bool, work, steps=None
+):
     """``work(data, map_fn, progress)`` over ``n_units`` independent units (folds, replicates)
-    on ``backend`` (this process with one BLAS thread when serial), with a progress bar."""
+    on ``backend`` (this process with one BLAS thread when serial), with a progress bar.
+
+    Without ``steps``, ``progress(_)`` advances the bar by one unit, called here as results
+    arrive. With ``steps``, the bar counts n_units × steps and ``progress(n)`` is for the units
+    to call as they advance n steps (`parallel.unit_progress`: from worker processes too); on
+    Dask, where it cannot reach here, the bar advances by ``steps`` as each result arrives."""
     from threadpoolctl import threadpool_limits
 
     from lmmlasso_cli.cli.runner import progress_bar
+    from lmmlasso_cli.parallel import unit_progress
 
     with contextlib.ExitStack() as stack:
         if backend.distributed:
@@ -60,8 +68,25 @@ def run_units(log, backend, data, n_units: int, desc: str, unit: str, quiet: boo
         else:
             stack.enter_context(threadpool_limits(limits=1))
             shared, map_fn = data, map
-        bar = stack.enter_context(progress_bar(n_units, desc, quiet, unit=unit))
-        return work(shared, map_fn, lambda _: bar.update(1))
+        total = n_units if steps is None else n_units * steps
+        bar = stack.enter_context(progress_bar(total, desc, quiet, unit=unit))
+        if steps is None:
+            return work(shared, map_fn, lambda _: bar.update(1))
+        progress = stack.enter_context(unit_progress(backend, bar.update))
+        if progress is None:
+            map_fn = _counting(map_fn, bar.update, steps)
+        return work(shared, map_fn, progress)
+
+
+def _counting(map_fn, update, steps: int):
+    """``map_fn`` calling ``update(steps)`` as each result arrives."""
+
+    def counted(fn, items):
+        for result in map_fn(fn, items):
+            update(steps)
+            yield result
+
+    return counted
 
 
 def note_dosages(log, reader) -> None:
@@ -433,6 +458,7 @@ def write_model(log, prefix: str, data, pf: PhenotypeFit, geno, fit, background,
             "tol": path.tol,
             "converged": path.converged.tolist(),
             "gaps": path.gaps.tolist(),
+            "path_stop_rule": path.stop_rule,
             "score_offsets": model.score_offsets.tolist(),
             "n_snps_analysed": int(geno.store.shape[1]),
             **_background_meta(background),
@@ -447,6 +473,8 @@ def write_model(log, prefix: str, data, pf: PhenotypeFit, geno, fit, background,
         "objective=0.5*||y~-X~w||^2+mu*r*||w||_1+0.5*mu*(1-r)*||w||^2 (mu absolute)",
         "lmmlasso-cli " + meta["tool_version"],
     ]
+    if path.stop_rule:
+        header.append(f"path_stopped_by={path.stop_rule} after_mu_index={fit.n_mu - 1}")
     write_weights(prefix + ".weights.tsv", model.fixed, model.fixed_coefs, path.mus, header)
     write_path(prefix + ".path.tsv", path, header)
     save_model(prefix + ".model.npz", meta, pf.fid, pf.iid, model, pf.pheno.transform)
@@ -507,6 +535,12 @@ def _log_fit(log, name, prefix, fit, model) -> None:
         log.info(
             f"{name}: path of {fit.n_mu} μ from {path.mus[0]:.4g} to {path.mus[-1]:.4g}: "
             f"{path.n_active[0]} to {path.n_active[-1]} SNPs; {n_bad} not converged"
+        )
+    if path.stop_rule:
+        log.info(
+            f"{name}: the path stopped after μ index {fit.n_mu - 1} (μ={path.mus[-1]:.6g}): "
+            f"{path.stop_reason}; the smaller μ of the grid are not fitted and not in "
+            f"{prefix}.path.tsv (--full-path fits them all)"
         )
     for j, cname in enumerate(names):
         log.info(f"  covariate {cname}: {fit.covariate_coefs[-1, j]:+.6g}")

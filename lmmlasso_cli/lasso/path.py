@@ -34,6 +34,11 @@ Working-set strategy (most features are never materialized — for the LMM desig
 5. The epoch budget ``max_epochs`` is shared by all rounds of one fit (one μ).
 
 The final certificate is always the global gap. Everything is deterministic (no randomness).
+
+A path may end before its last μ (glmnet returns a shorter λ sequence the same way): after each
+fitted μ_k, ``stop(k, coefs)`` (a caller's predicate, e.g. cv's held-out error) and then the
+rules of :class:`~lmmlasso_cli.settings.PathStop` are checked; the first that fires ends the
+path with μ_k kept. ``LassoPath`` holds only the fitted μ and says which rule stopped it.
 """
 
 import math
@@ -46,7 +51,7 @@ import scipy.sparse as sp
 
 from lmmlasso_cli.errors import ConvergenceWarning, InputError
 from lmmlasso_cli.lasso.design import Design
-from lmmlasso_cli.settings import LassoSettings
+from lmmlasso_cli.settings import LassoSettings, PathStop
 
 _DEFAULT = LassoSettings()  # the one home of the solver defaults
 
@@ -90,8 +95,12 @@ class LassoPath:
     """Solutions of P(w) (see :class:`LassoFit`) along decreasing μ, with warm starts.
 
     mus, objectives, gaps (absolute), converged, n_epochs, n_active, explained_variance:
-    (n_mu,) arrays. coefs: scipy.sparse.csr_matrix (n_mu, n_features), row k = w at mus[k].
-    tol: relative tolerance; the gap at mus[k] is certified against tol·‖y‖².
+    (n_mu,) arrays over the FITTED μ (a prefix of the requested ones when the path stopped).
+    coefs: scipy.sparse.csr_matrix (n_mu, n_features), row k = w at mus[k]. tol: relative
+    tolerance; the gap at mus[k] is certified against tol·‖y‖². stop_rule: "" (every μ
+    fitted), or which check ended the path after its last μ: "stop" (the caller's predicate),
+    "ev_change", "ev_max" or "max_active" (`PathStop`); stop_reason says it in words, with
+    parameter names in backquotes.
     """
 
     mus: np.ndarray
@@ -104,6 +113,8 @@ class LassoPath:
     explained_variance: np.ndarray
     l1_ratio: float
     tol: float
+    stop_rule: str = ""
+    stop_reason: str = ""
 
 
 def _kernels():
@@ -148,6 +159,44 @@ def _check_tol(tol: float, max_epochs: int) -> tuple[float, int]:
 def _sq_norm(v: np.ndarray) -> float:
     """‖v‖² without BLAS (a multithreaded ddot is slow on a busy machine)."""
     return float(np.einsum("i,i->", v, v))
+
+
+def _check_path_stop(rules: PathStop | None, n_samples: int) -> int | None:
+    """Validate the stopping rules; returns the active-set cap (None without rules)."""
+    if rules is None:
+        return None
+    if int(rules.min_mus) != rules.min_mus or rules.min_mus < 1:
+        raise InputError(f"`min_mus` must be a positive integer, got {rules.min_mus}")
+    if not (math.isfinite(rules.ev_change) and rules.ev_change >= 0):
+        raise InputError(f"`ev_change` must be a non-negative number, got {rules.ev_change}")
+    if not 0.0 < rules.ev_max <= 1.0:
+        raise InputError(f"`ev_max` must be in (0, 1], got {rules.ev_max}")
+    if rules.max_active is None:
+        return max(n_samples // 2, 1)
+    if int(rules.max_active) != rules.max_active or rules.max_active < 1:
+        raise InputError(f"`max_active` must be a positive integer, got {rules.max_active}")
+    return int(rules.max_active)
+
+
+def _rule_fired(
+    rules: PathStop, k: int, expl: np.ndarray, n_active: int, cap: int
+) -> tuple[str, str]:
+    """(rule, reason) of the first `PathStop` rule that ends the path after μ_k, or ("", "")."""
+    if n_active > cap:
+        return "max_active", f"{n_active} SNPs are active, more than `max_active` {cap}"
+    if k + 1 < rules.min_mus:
+        return "", ""
+    rise = expl[k] - expl[k - 1] if k else expl[k]
+    if rise < rules.ev_change * expl[k]:
+        return "ev_change", (
+            f"the training explained variance {expl[k]:.6g} rose by {rise:.3g} from the "
+            f"previous μ, less than `ev_change` {rules.ev_change:g} of itself"
+        )
+    if expl[k] > rules.ev_max:
+        return "ev_max", (
+            f"the training explained variance {expl[k]:.6g} exceeds `ev_max` {rules.ev_max:g}"
+        )
+    return "", ""
 
 
 def _check_target(design: Design, y: np.ndarray) -> np.ndarray:
@@ -371,17 +420,25 @@ def fit_lasso_path(
     tol: float = _DEFAULT.tol,
     max_epochs: int = _DEFAULT.max_epochs,
     progress: Callable[[int], object] | None = None,
+    stop: Callable[[int, np.ndarray], bool] | None = None,
+    rules: PathStop | None = None,
 ) -> LassoPath:
     """Solutions of P(w) = ½‖y − X̃w‖² + μr‖w‖₁ + ½μ(1−r)‖w‖² for each μ in mus (absolute,
-    non-increasing), warm-starting each from the previous one with the sequential strong rule.
+    non-increasing), warm-starting each from the previous one with the sequential strong rule,
+    until a stopping check ends the path.
 
     Each μ stops when its global duality gap is ≤ tol·‖y‖² or after max_epochs epochs. One
     ConvergenceWarning summarizes the μ values that did not converge (see LassoPath.converged).
-    progress(k) is called after the k-th μ is solved.
+    After the k-th μ is solved: progress(k) is called; then ``stop(k, coefs)`` (coefs: w at
+    mus[k], (n_features,), read-only and valid during the call only), and the path ends there
+    if it returns True; then the glmnet rules ``rules`` are checked (`PathStop`; None, the
+    default here: none; `LassoSettings.path_stop` is what `fit_lmm_lasso` passes).
+    The μ after a stop are not fitted: the result holds mus[:k + 1] (see LassoPath.stop_rule).
     """
     y = _check_target(design, y)
     l1_ratio = _check_l1_ratio(l1_ratio)
     tol, max_epochs = _check_tol(tol, max_epochs)
+    cap = _check_path_stop(rules, design.n_samples)
     mus = np.asarray(mus, dtype=np.float64)
     if mus.ndim != 1 or mus.size == 0:
         raise InputError(f"mus must be a non-empty 1-D array, got shape {mus.shape}")
@@ -400,6 +457,7 @@ def fit_lasso_path(
     indptr = np.zeros(n_mu + 1, dtype=np.int64)
     indices, values = [], []
     l1_prev = None
+    n_fitted, rule, reason = n_mu, "", ""
     for k, mu in enumerate(mus):
         l1, l2 = _penalties(float(mu), l1_ratio)
         gap, epochs, ok = _solve(
@@ -415,14 +473,28 @@ def fit_lasso_path(
         l1_prev = l1
         if progress is not None:
             progress(k)
+        if stop is not None:
+            view = state.w.view()
+            view.flags.writeable = False
+            if stop(k, view):
+                rule, reason = "stop", f"`stop` ended the path after μ index {k}"
+        if not rule and rules is not None:
+            rule, reason = _rule_fired(rules, k, expl, int(n_active[k]), cap)
+        if rule:
+            n_fitted = k + 1
+            break
+    mus = mus[:n_fitted]
+    objectives, gaps, expl = objectives[:n_fitted], gaps[:n_fitted], expl[:n_fitted]
+    converged, n_epochs, n_active = converged[:n_fitted], n_epochs[:n_fitted], n_active[:n_fitted]
     coefs = sp.csr_matrix(
-        (np.concatenate(values), np.concatenate(indices), indptr), shape=(n_mu, design.n_features)
+        (np.concatenate(values), np.concatenate(indices), indptr[: n_fitted + 1]),
+        shape=(n_fitted, design.n_features),
     )
     if not converged.all():
         bad = np.flatnonzero(~converged)
         worst = bad[np.argmax(gaps[bad])]
         warnings.warn(
-            f"Lasso path: {bad.size} of {n_mu} mu values did not converge; worst at "
+            f"Lasso path: {bad.size} of {n_fitted} mu values did not converge; worst at "
             f"mu={mus[worst]:.6g} with duality gap {gaps[worst]:.3e} > tol_gap {tol_gap:.3e} "
             f"after {n_epochs[worst]} epochs; raise max_epochs or tol",
             ConvergenceWarning,
@@ -439,6 +511,8 @@ def fit_lasso_path(
         explained_variance=expl,
         l1_ratio=l1_ratio,
         tol=tol,
+        stop_rule=rule,
+        stop_reason=reason,
     )
 
 

@@ -23,13 +23,14 @@ from __future__ import annotations
 
 import math
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 
 from lmmlasso_cli.compact import as_genotypes
 from lmmlasso_cli.errors import ConvergenceWarning, InputError
-from lmmlasso_cli.lmmlasso import LmmLassoFit, fit_lmm_lasso
+from lmmlasso_cli.lmmlasso import LmmLassoFit, LmmStep, fit_lmm_lasso
 from lmmlasso_cli.nullmodel import NullModel, eigendecompose, fit_null_model
 from lmmlasso_cli.settings import TrainingSettings
 from lmmlasso_cli.transforms import PhenoTransform, fit_transform
@@ -106,13 +107,15 @@ def take_rows(X: np.ndarray, rows: np.ndarray) -> np.ndarray:
     return np.asarray(np.take(X.T, rows, axis=1).T, dtype=np.float64)
 
 
-def predict_snps(X, coefs) -> np.ndarray:
-    """X w for every row w of the sparse ``coefs`` (n_mu, p): (n_mu, n) dense; only the SNPs
-    in some support are expanded."""
-    X = as_genotypes(X)
-    coefs = coefs.tocsc()
-    support = np.flatnonzero(np.diff(coefs.indptr))
-    return np.asarray(coefs[:, support] @ X.columns(support).T)
+def training_phenotype(data: TrainingData, train: np.ndarray) -> np.ndarray:
+    """The raw phenotype of the individuals ``train`` (float64), which must not be constant."""
+    y_raw = np.asarray(data.y_raw[np.asarray(train)], dtype=np.float64)
+    if np.ptp(y_raw) == 0:
+        raise InputError(
+            f"the phenotype is constant over a training set of {len(y_raw)} individuals; "
+            f"use fewer `n_folds` or a larger `fraction`"
+        )
+    return y_raw
 
 
 def fit_training(
@@ -123,22 +126,23 @@ def fit_training(
     mu: float | None = None,
     mus: np.ndarray | None = None,
     n_active: int | None = None,
+    transform: PhenoTransform | None = None,
+    progress: Callable[[int], object] | None = None,
+    stop: Callable[[int, LmmStep], bool] | None = None,
 ) -> TrainingFit:
     """Transform, null model and Lasso refitted on ``train`` (see the module docstring).
 
     One of ``mu`` (one absolute μ), ``n_active`` (the μ selecting that many SNPs) or ``mus``
-    (a non-increasing path) selects the Lasso fit, as in `fit_lmm_lasso`.
+    (a non-increasing path) selects the Lasso fit, as in `fit_lmm_lasso`, which also takes
+    ``progress`` and ``stop``. ``transform``: the phenotype transform already fitted on the
+    raw training values (fitted here when None).
     """
     train = np.asarray(train)
-    y_raw = np.asarray(data.y_raw[train], dtype=np.float64)
-    if np.ptp(y_raw) == 0:
-        raise InputError(
-            f"the phenotype is constant over a training set of {len(train)} individuals; "
-            f"use fewer `n_folds` or a larger `fraction`"
-        )
+    y_raw = training_phenotype(data, train)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", ConvergenceWarning)
-        transform = fit_transform(y_raw, settings.transform)
+        if transform is None:
+            transform = fit_transform(y_raw, settings.transform)
         y = transform.apply(y_raw)
         C = take_rows(data.covariates, train)
         eig = eigendecompose(np.asarray(data.K[np.ix_(train, train)], dtype=np.float64))
@@ -153,6 +157,8 @@ def fit_training(
             mus=mus,
             n_active=n_active,
             lasso=settings.lasso,
+            progress=progress,
+            stop=stop,
         )
     messages = tuple(dict.fromkeys(str(w.message) for w in caught))
     return TrainingFit(train, transform, y, null, lmm, messages)
