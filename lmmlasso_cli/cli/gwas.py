@@ -148,7 +148,8 @@ def run_gwas(log, kw):
     data, kin = load_inputs(log, data_options_from(kw), kinship)
     from lmmlasso_cli.cli.pipeline import plan_for_data
 
-    plan_for_data(log, kw, "gwas", data, kin)
+    pool = not kw["loco"] and data.samples.n_samples * len(data.snp_index) >= POOL_MIN_CALLS
+    plan_for_data(log, kw, "gwas", data, kin, units=len(data.snp_index) if pool else 1)
     for note in data.snp_notes:
         log.info(note)
     if kw["pcs"]:
@@ -159,7 +160,6 @@ def run_gwas(log, kw):
     with contextlib.ExitStack() as stack:
         # SNP units on --threads worker processes (one BLAS thread each) once the scan is big
         # enough to pay for starting them; the bytes equal a serial run's
-        pool = data.samples.n_samples * len(data.snp_index) >= POOL_MIN_CALLS
         n_units = len(data.snp_index)
         opened = None if kw["loco"] else backend_for(log, kw, n_units, processes=pool)
         backend = None if opened is None else stack.enter_context(opened)
