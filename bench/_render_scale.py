@@ -33,10 +33,12 @@ def steps_table(cases: list[dict]) -> str:
                 case["kind"], r["step"], f"{case['n']:,}", f"{case['p']:,}", status,
                 _num(r.get("wall_s"), 1), _num(r.get("cpu_s"), 1), _num(r.get("peak_rss_gb"), 2),
                 _num(tree, 2), _num(r.get("estimated_peak_gb"), 2),
-                _num(r.get("estimate_over_measured"), 2),
+                _num(r.get("estimated_peak_gb_final"), 2),
+                _num(r.get("final_estimate_over_measured"), 2),
             ])  # fmt: skip
     headers = ["case", "step", "n", "p", "status", "wall s", "CPU s", "peak RSS GB",
-               "tree PSS GB", "estimated peak GB", "estimate / measured"]  # fmt: skip
+               "tree PSS GB", "logged estimate GB", "final plan GB",
+               "final plan / measured"]  # fmt: skip
     return markdown_table(headers, rows)
 
 
@@ -117,9 +119,10 @@ def render(result: dict, notes, source: str) -> str:
         "(stability's worker processes are not summed). *tree PSS GB*: the largest summed "
         f"proportional set size of the command and all its child processes, sampled every "
         f"{s['sample_s']:g} s (shown for steps that lasted {MIN_TREE_SAMPLES} samples or more; "
-        "sampling can miss a short peak). *estimated peak GB*: the figure the command's own "
-        "log gives on its `memory plan` line, where it has one; *estimate / measured* divides "
-        "it by the peak RSS.",
+        "sampling can miss a short peak). *logged estimate GB*: the figure the command's own "
+        "log gave on its `memory plan` line when it ran; *final plan GB*: the committed plan's "
+        "estimate for the same sizes (`bench/scale_replan.py`), divided in the last column by "
+        "the larger of the peak RSS and the tree PSS.",
         "",
         *notes.block("remarks"),
     ]

@@ -5,7 +5,8 @@
 The estimate a step printed comes from the code of the moment it ran; the plan was recalibrated
 on the first 10,000 x 500,000 run (phases, the .bim table, fit's background weights, gwas's
 workers). This adds to each step the estimate the current plan gives for the same sizes
-(`estimated_peak_gb_final`, and its ratio to the measured peak of the whole process tree),
+(`estimated_peak_gb_final`, and its ratio to the measured peak: the larger of the process
+tree's PSS and the largest process's RSS),
 keeping the logged one. The sizes are those `cli.pipeline.plan_for_data` passes for the
 commands bench/scale.py runs (threads 2, precision float32 for kinship and gwas).
 """
@@ -54,7 +55,7 @@ def main(path: str = "bench/results/scale.json") -> int:
             command, sizes = sizes_for(row["step"], case["n"], case["p"])
             plan = plan_memory(command, sizes, 2048, 1e15)
             row["estimated_peak_gb_final"] = round(plan.peak / GB, 2)
-            measured = row.get("tree_peak_pss_gb") or row.get("peak_rss_gb")
+            measured = max(row.get("tree_peak_pss_gb") or 0.0, row.get("peak_rss_gb") or 0.0)
             if measured:
                 row["final_estimate_over_measured"] = round(plan.peak / GB / measured, 3)
     Path(path).write_text(json.dumps(result, indent=1) + "\n")

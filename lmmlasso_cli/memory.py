@@ -130,6 +130,8 @@ def plan_memory(command: str, sizes: Sizes, block_snps: int, budget: float) -> M
     b = int(block_snps)
     while True:
         phases = _phases(command, sizes, b)
+        if sizes.workers > 1:  # each worker process has its own interpreter and libraries
+            phases = [[("worker processes", sizes.workers * BASELINE_BYTES), *ph] for ph in phases]
         if sizes.n_bim:
             bim = ("SNP table", BIM_BYTES_PER_SNP * sizes.n_bim)
             phases = [[bim, *phase] for phase in phases]
