@@ -51,11 +51,17 @@ class KinshipEigen:
         return len(self.eigvals)
 
 
+# Eigenvalues below −PSD_RTOL·max(1, λ_max) mean the matrix is not a kinship; above, they are
+# rounding and are clipped: a float32 kinship (`--precision float32`) of a sample-centred Z has
+# its null eigenvalue at about −2e-6 for n = 5000 (the float64 one at −1e-15).
+PSD_RTOL = 1e-4
+
+
 def eigendecompose(kinship: np.ndarray) -> KinshipEigen:
     """Symmetric eigendecomposition (LAPACK syevd) of a kinship matrix."""
     eigvals, eigvecs = linalg.eigh(kinship, driver="evd", check_finite=False)
     neg = eigvals < EIGVAL_CLIP
-    if np.any(eigvals < -1e-6 * max(1.0, eigvals[-1])):
+    if np.any(eigvals < -PSD_RTOL * max(1.0, eigvals[-1])):
         raise InputError(
             f"the kinship matrix is not positive semi-definite (smallest eigenvalue "
             f"{eigvals[0]:.3g}); rebuild the kinship from standardized genotypes"

@@ -137,3 +137,18 @@ def test_singular_covariates_rejected(problem):
     C2 = np.column_stack([C, 2 * C[:, 1]])
     with pytest.raises(InputError, match="linearly dependent"):
         fit_null_model(y, eigendecompose(K), C2)
+
+
+def test_eigendecompose_clips_rounding_and_refuses_an_indefinite_matrix():
+    from lmmlasso_cli.errors import InputError
+    from lmmlasso_cli.nullmodel import PSD_RTOL, eigendecompose
+
+    rng = np.random.default_rng(11)
+    Q, _ = np.linalg.qr(rng.standard_normal((40, 40)))
+    values = np.linspace(0.0, 2.0, 40)
+    values[0] = -0.5 * PSD_RTOL * 2.0  # rounding below zero, as a float32 kinship leaves
+    eig = eigendecompose(Q @ np.diag(values) @ Q.T)
+    assert eig.n_clipped >= 1 and eig.eigvals.min() >= 0
+    values[0] = -0.1
+    with pytest.raises(InputError, match="not positive semi-definite"):
+        eigendecompose(Q @ np.diag(values) @ Q.T)
