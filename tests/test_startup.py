@@ -6,6 +6,12 @@ import json
 import subprocess
 import sys
 
+import numpy as np
+from click.testing import CliRunner
+
+from lmmlasso_cli.cli import main
+from lmmlasso_cli.io.artifacts import library_versions, provenance
+
 HEAVY = ("numba", "scipy", "pandas", "sklearn", "matplotlib", "dask", "bed_reader", "pgenlib")
 
 
@@ -29,3 +35,40 @@ for name in main.list_commands(ctx):
     command.get_help(click.Context(command, info_name=name, parent=ctx))
 """
     assert imported_after(code, ("numpy", *HEAVY)) == []
+
+
+def test_library_versions_are_the_imported_ones_and_import_nothing():
+    assert (
+        imported_after("from lmmlasso_cli.io.artifacts import library_versions\nlibrary_versions()")
+        == []
+    )
+    import numba
+    import scipy
+
+    versions = library_versions()
+    assert versions == {
+        "numpy": np.__version__,
+        "scipy": scipy.__version__,
+        "numba": numba.__version__,
+    }
+    meta = provenance("fit", {})
+    assert {k: meta[k] for k in versions} == versions
+
+
+def test_artifacts_and_log_record_the_installed_versions(tiny, tmp_path):
+    import numba
+    import scipy
+
+    from lmmlasso_cli.io.artifacts import load_npz
+
+    out = tmp_path / "k"
+    args = ["kinship", "--bfile", tiny["prefix"], "--out", str(out), "--quiet"]
+    assert CliRunner().invoke(main, args).exit_code == 0
+    meta = load_npz(str(out) + ".kinship.npz", "kinship").meta
+    assert (meta["numpy"], meta["scipy"], meta["numba"]) == (
+        np.__version__,
+        scipy.__version__,
+        numba.__version__,
+    )
+    line = f"versions: numpy {np.__version__}, scipy {scipy.__version__}, numba {numba.__version__}"
+    assert line in (tmp_path / "k.log").read_text().splitlines()
