@@ -2,6 +2,7 @@
 taken for speed giving the same numbers. Imports are checked in a fresh interpreter, since this
 test process has long imported everything."""
 
+import gc
 import json
 import subprocess
 import sys
@@ -72,3 +73,22 @@ def test_artifacts_and_log_record_the_installed_versions(tiny, tmp_path):
     )
     line = f"versions: numpy {np.__version__}, scipy {scipy.__version__}, numba {numba.__version__}"
     assert line in (tmp_path / "k.log").read_text().splitlines()
+
+
+def test_the_process_command_line_freezes_the_collector_at_exit():
+    code = """
+import gc, sys
+from lmmlasso_cli.cli import main
+sys.argv = ["lmmlasso", "--version"]
+main()
+print(gc.get_freeze_count())
+"""
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 0 and int(done.stdout.split()[-1]) > 0, done.stderr
+
+
+def test_only_the_process_command_line_freezes_the_collector(tiny, tmp_path):
+    frozen = gc.get_freeze_count()
+    args = ["kinship", "--bfile", tiny["prefix"], "--out", str(tmp_path / "k"), "--quiet"]
+    assert CliRunner().invoke(main, args).exit_code == 0
+    assert gc.get_freeze_count() == frozen
