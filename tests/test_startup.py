@@ -8,8 +8,10 @@ import subprocess
 import sys
 
 import numpy as np
+import pytest
 from click.testing import CliRunner
 
+from lmmlasso_cli import genotypes
 from lmmlasso_cli.cli import main
 from lmmlasso_cli.io.artifacts import library_versions, provenance
 
@@ -92,3 +94,20 @@ def test_only_the_process_command_line_freezes_the_collector(tiny, tmp_path):
     args = ["kinship", "--bfile", tiny["prefix"], "--out", str(tmp_path / "k"), "--quiet"]
     assert CliRunner().invoke(main, args).exit_code == 0
     assert gc.get_freeze_count() == frozen
+
+
+@pytest.mark.parametrize("scaling", genotypes.SCALINGS)
+def test_snp_stats_in_slices_gives_the_same_bits(monkeypatch, scaling):
+    rng = np.random.default_rng(3)
+    counts = rng.integers(0, 3, size=(301, 700)).astype(np.float32)
+    counts[rng.random(counts.shape) < 0.05] = np.nan
+    counts[:, 5] = np.nan  # all missing
+    counts[:, 6] = 1.0  # monomorphic
+    counts = np.asfortranarray(counts)
+    monkeypatch.setattr(genotypes, "STATS_SLICE_BYTES", 1 << 40)
+    whole = genotypes.snp_stats(counts, scaling)
+    monkeypatch.setattr(genotypes, "STATS_SLICE_BYTES", 8 * 301 * 64)  # 64 SNPs a slice
+    sliced = genotypes.snp_stats(counts, scaling)
+    for name in ("means", "sds", "n_obs", "maf"):
+        a, b = getattr(whole, name), getattr(sliced, name)
+        assert a.dtype == b.dtype and a.tobytes() == b.tobytes(), name
