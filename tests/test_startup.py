@@ -4,8 +4,10 @@ test process has long imported everything."""
 
 import gc
 import json
+import os
 import subprocess
 import sys
+from collections import Counter
 
 import numpy as np
 import pytest
@@ -111,3 +113,18 @@ def test_snp_stats_in_slices_gives_the_same_bits(monkeypatch, scaling):
     for name in ("means", "sds", "n_obs", "maf"):
         a, b = getattr(whole, name), getattr(sliced, name)
         assert a.dtype == b.dtype and a.tobytes() == b.tobytes(), name
+
+
+def test_first_run_compiles_one_specialization_per_gwas_kernel(tiny, tmp_path):
+    """numba compiles a kernel once per argument layout: every column is handed to `_wdot` as
+    a C array, so an empty cache gets one specialization (one .nbc file) per kernel."""
+    kin = tmp_path / "k"
+    env = {**os.environ, "NUMBA_CACHE_DIR": str(tmp_path / "numba")}
+    lmmlasso = [sys.executable, "-m", "lmmlasso_cli"]
+    kinship = ["kinship", "--bfile", tiny["prefix"], "--out", str(kin), "--quiet"]
+    subprocess.run([*lmmlasso, *kinship], env=env, check=True)
+    args = ["gwas", "--bfile", tiny["prefix"], "--kinship", str(kin) + ".kinship.npz"]
+    args += ["--pheno", tiny["pheno"], "--pheno-name", "q", "--exact"]
+    subprocess.run([*lmmlasso, *args, "--out", str(tmp_path / "g"), "--quiet"], env=env, check=True)
+    compiled = Counter(p.name.split("-")[0] for p in (tmp_path / "numba").rglob("*.nbc"))
+    assert compiled and set(compiled.values()) == {1}, compiled
