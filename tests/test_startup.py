@@ -14,7 +14,7 @@ import pytest
 from click.testing import CliRunner
 
 from lmmlasso_cli import genotypes
-from lmmlasso_cli.cli import main
+from lmmlasso_cli.cli import PROCESS_GC_THRESHOLDS, main
 from lmmlasso_cli.io.artifacts import library_versions, provenance
 
 HEAVY = ("numba", "scipy", "pandas", "sklearn", "matplotlib", "dask", "bed_reader", "pgenlib")
@@ -79,23 +79,25 @@ def test_artifacts_and_log_record_the_installed_versions(tiny, tmp_path):
     assert line in (tmp_path / "k.log").read_text().splitlines()
 
 
-def test_the_process_command_line_freezes_the_collector_at_exit():
+def test_the_process_command_line_tunes_and_at_exit_freezes_the_collector():
     code = """
 import gc, sys
 from lmmlasso_cli.cli import main
 sys.argv = ["lmmlasso", "--version"]
 main()
-print(gc.get_freeze_count())
+print(gc.get_threshold()[0], gc.get_freeze_count())
 """
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
-    assert done.returncode == 0 and int(done.stdout.split()[-1]) > 0, done.stderr
+    assert done.returncode == 0, done.stderr
+    threshold, frozen = map(int, done.stdout.split()[-2:])
+    assert threshold == PROCESS_GC_THRESHOLDS[0] and frozen > 0
 
 
-def test_only_the_process_command_line_freezes_the_collector(tiny, tmp_path):
-    frozen = gc.get_freeze_count()
+def test_an_in_process_caller_keeps_its_collector(tiny, tmp_path):
+    before = gc.get_threshold(), gc.get_freeze_count()
     args = ["kinship", "--bfile", tiny["prefix"], "--out", str(tmp_path / "k"), "--quiet"]
     assert CliRunner().invoke(main, args).exit_code == 0
-    assert gc.get_freeze_count() == frozen
+    assert (gc.get_threshold(), gc.get_freeze_count()) == before
 
 
 @pytest.mark.parametrize("scaling", genotypes.SCALINGS)
