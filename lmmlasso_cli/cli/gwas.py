@@ -138,6 +138,10 @@ def run_gwas(log, kw):
 
     _check(kw)
     method = "ols" if kw["lm"] else "exact" if kw["exact"] else "fixed"
+    if method == "exact":  # numba compiles its kernels while the data are read
+        from lmmlasso_cli.gwas import prepare_exact_kernels
+
+        prepare_exact_kernels()
     with_kinship = method != "ols" and not kw["loco"]
     if kw["loco"] and kw["kinship"]:
         log.info(f"--loco: ignoring --kinship {kw['kinship']}; kinships come from --bfile")
