@@ -42,6 +42,7 @@ import _render_pca_vs_plink2  # noqa: E402
 import _render_score_vs_plink2  # noqa: E402
 import _render_shrink  # noqa: E402
 import _render_stability_vs_paper  # noqa: E402
+import _render_startup  # noqa: E402
 
 BENCH = Path(__file__).resolve().parent
 REPO = BENCH.parent
@@ -185,6 +186,10 @@ SECTIONS = (
     Section(
         "## Beyond one machine: Dask and job arrays (issue 11)",
         (Part("distributed", ("distributed.json",), _render_distributed.render),),
+    ),
+    Section(
+        "## Start-up and first run (issue 15)",
+        (Part("startup", ("startup.json",), _render_startup.render),),
     ),
     Section(
         "## ML-MAGES shrinkage (issue 8)",
