@@ -117,16 +117,20 @@ def test_snp_stats_in_slices_gives_the_same_bits(monkeypatch, scaling):
         assert a.dtype == b.dtype and a.tobytes() == b.tobytes(), name
 
 
-def test_first_run_compiles_one_specialization_per_gwas_kernel(tiny, tmp_path):
-    """numba compiles a kernel once per argument layout: every column is handed to `_wdot` as
-    a C array, so an empty cache gets one specialization (one .nbc file) per kernel."""
+@pytest.mark.parametrize("command", ["fit", "gwas"])
+def test_a_first_run_compiles_one_specialization_per_kernel(tiny, tmp_path, command):
+    """numba compiles a kernel once per argument types. The kernels are compiled in a thread
+    on tiny arguments (`lasso.prepare`, `gwas.prepare_exact_kernels`) while the data are read:
+    those must have the types of the real calls, and `_wdot` gets every column as a C array,
+    so an empty cache ends with one specialization (one .nbc file) per kernel."""
     kin = tmp_path / "k"
     env = {**os.environ, "NUMBA_CACHE_DIR": str(tmp_path / "numba")}
     lmmlasso = [sys.executable, "-m", "lmmlasso_cli"]
     kinship = ["kinship", "--bfile", tiny["prefix"], "--out", str(kin), "--quiet"]
     subprocess.run([*lmmlasso, *kinship], env=env, check=True)
-    args = ["gwas", "--bfile", tiny["prefix"], "--kinship", str(kin) + ".kinship.npz"]
-    args += ["--pheno", tiny["pheno"], "--pheno-name", "q", "--exact"]
-    subprocess.run([*lmmlasso, *args, "--out", str(tmp_path / "g"), "--quiet"], env=env, check=True)
+    args = [command, "--bfile", tiny["prefix"], "--kinship", str(kin) + ".kinship.npz"]
+    args += ["--pheno", tiny["pheno"], "--pheno-name", "q"]
+    args += ["--exact"] if command == "gwas" else ["--n-active", "3"]
+    subprocess.run([*lmmlasso, *args, "--out", str(tmp_path / "o"), "--quiet"], env=env, check=True)
     compiled = Counter(p.name.split("-")[0] for p in (tmp_path / "numba").rglob("*.nbc"))
     assert compiled and set(compiled.values()) == {1}, compiled
