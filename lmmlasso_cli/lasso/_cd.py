@@ -6,7 +6,9 @@ The kernels minimize, over w in R^m,
 
 for a Fortran-ordered float64 matrix X (n × m). ``l1`` and ``l2`` are absolute penalties (not
 divided by n). The public scaling (μ, l1_ratio) is converted to (l1, l2) = (μ·r, μ·(1 − r)) in
-:mod:`lmmlasso_cli.lasso.path`, the only Python caller of this module.
+:mod:`lmmlasso_cli.lasso.path`, the only Python caller of this module (besides
+:mod:`lmmlasso_cli.lasso.prepare`, which calls two kernels on tiny arguments to compile them
+while a command reads its data).
 
 Duality gap (as in scikit-learn's ``enet_coordinate_descent``). With R = y − Xw,
 XtA = XᵀR − l2·w, d = max_j |XtA_j| and the dual-feasible scaling const = l1/d if d > l1 else 1,
