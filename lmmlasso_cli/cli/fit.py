@@ -88,12 +88,12 @@ def fit(log, **kw):
         raise InputError(f"{flags}: choose one of --mu, --n-active or --mu-list")
     if not kw["no_kinship"] and not kw["kinship"]:
         raise InputError("--kinship is required (or --no-kinship for a plain Lasso)")
-    if not kw["scheduler"]:  # numba compiles the Lasso kernels while the data are read
+    kinship = None if kw["no_kinship"] else kw["kinship"]
+    data, kin = load_inputs(log, data_options_from(kw), kinship)
+    if not kw["scheduler"]:  # numba compiles the kernels during the eigh and SNP reading
         from lmmlasso_cli.lasso.prepare import prepare_kernels
 
         prepare_kernels()
-    kinship = None if kw["no_kinship"] else kw["kinship"]
-    data, kin = load_inputs(log, data_options_from(kw), kinship)
     refit = kin is not None and not kw["null_path"]
     search = null_search_from(kw) if refit else None
     request = LassoRequest(mu=kw["mu"], n_active=kw["n_active"])

@@ -138,15 +138,15 @@ def run_gwas(log, kw):
 
     _check(kw)
     method = "ols" if kw["lm"] else "exact" if kw["exact"] else "fixed"
-    if method == "exact":  # numba compiles its kernels while the data are read
-        from lmmlasso_cli.gwas import prepare_exact_kernels
-
-        prepare_exact_kernels()
     with_kinship = method != "ols" and not kw["loco"]
     if kw["loco"] and kw["kinship"]:
         log.info(f"--loco: ignoring --kinship {kw['kinship']}; kinships come from --bfile")
     kinship = kw["kinship"] if with_kinship else None
     data, kin = load_inputs(log, data_options_from(kw), kinship)
+    if method == "exact":  # numba compiles the kernels during the eigh and SNP reading
+        from lmmlasso_cli.gwas import prepare_exact_kernels
+
+        prepare_exact_kernels()
     for note in data.snp_notes:
         log.info(note)
     if kw["pcs"]:
