@@ -114,15 +114,22 @@ class Run:
     stderr_tail: str
 
 
-def run(argv: list[str], log_stem: Path, cwd: Path | None = None, check: bool = True) -> Run:
-    """Run ``argv`` under ``/usr/bin/time -v``; stdout to LOG.out, stderr to LOG.err."""
+def run(
+    argv: list[str],
+    log_stem: Path,
+    cwd: Path | None = None,
+    check: bool = True,
+    env: dict | None = None,
+) -> Run:
+    """Run ``argv`` under ``/usr/bin/time -v``; stdout to LOG.out, stderr to LOG.err; ``env``
+    replaces the environment when given."""
     log_stem.parent.mkdir(parents=True, exist_ok=True)
     time_file = log_stem.with_suffix(".time")
     out_path, err_path = log_stem.with_suffix(".out"), log_stem.with_suffix(".err")
     full = [str(GNU_TIME), "-v", "-o", str(time_file), *map(str, argv)]
     with open(out_path, "wb") as out, open(err_path, "wb") as err:
         start = time.perf_counter()
-        proc = subprocess.run(full, stdout=out, stderr=err, cwd=cwd)
+        proc = subprocess.run(full, stdout=out, stderr=err, cwd=cwd, env=env)
         seconds = time.perf_counter() - start
     usage = read_gnu_time(time_file)
     tail = "\n".join(err_path.read_text(errors="replace").strip().splitlines()[-3:])

@@ -45,6 +45,7 @@ import _render_score_vs_plink2  # noqa: E402
 import _render_shrink  # noqa: E402
 import _render_speed  # noqa: E402
 import _render_stability_vs_paper  # noqa: E402
+import _render_startup  # noqa: E402
 
 BENCH = Path(__file__).resolve().parent
 REPO = BENCH.parent
@@ -200,6 +201,10 @@ SECTIONS = (
     Section(
         "## float32 against float64 (issue 10)",
         (Part("precision", ("precision.json",), _render_precision.render),),
+    ),
+    Section(
+        "## Start-up and first run (issue 15)",
+        (Part("startup", ("startup.json",), _render_startup.render),),
     ),
     Section(
         "## ML-MAGES shrinkage (issue 8)",

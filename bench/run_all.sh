@@ -5,7 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=.venv/bin/python
-for script in kinship_null.py lasso_fit.py score_vs_plink2.py stability_vs_paper.py gwas_vs_gemma.py shrink.py mlmages.py pca_vs_plink2.py distributed.py; do
+for script in kinship_null.py lasso_fit.py score_vs_plink2.py stability_vs_paper.py gwas_vs_gemma.py shrink.py mlmages.py pca_vs_plink2.py distributed.py startup.py; do
     if [ -f "bench/$script" ]; then
         echo "== bench/$script"
         "$PY" "bench/$script" "$@"

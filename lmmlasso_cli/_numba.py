@@ -6,6 +6,9 @@ cluster module) neither may be writable, and numba would then refuse to compile.
 `configure_cache` before numba is imported: it keeps a writable location, else points
 ``NUMBA_CACHE_DIR`` at a per-user folder (``$XDG_CACHE_HOME`` or ``~/.cache``, then
 ``lmmlasso-cli/numba``), else at a temporary one, and returns a note for the log.
+
+`prepare_in_background` compiles kernels (or loads them from the cache) in a thread while the
+command reads its data, so that a first run does not wait for the compiler after the reading.
 """
 
 from __future__ import annotations
@@ -65,3 +68,25 @@ def configure_cache(
     environ["NUMBA_CACHE_DIR"] = fallback
     CACHE_NOTE = note
     return note
+
+
+def prepare_in_background(calls):
+    """Start a thread that makes each ``kernel(*args)`` call of ``calls`` once: numba compiles
+    the kernel for those argument types, or loads it from its cache. Give tiny arguments of
+    exactly the types of the real calls (layout, dtype, int or float scalars, omitted
+    defaults), or numba compiles a second specialization there. The real call waits for a
+    compilation under way (numba's compiler lock) and then finds it done; an error here is
+    left for the real call to raise. Not a daemon thread: an early exit waits for the
+    compiler rather than killing it. Returns the thread."""
+    import threading
+
+    def prepare():
+        for kernel, args in calls:
+            try:
+                kernel(*args)
+            except Exception:  # noqa: BLE001  the real call compiles again and raises
+                return
+
+    thread = threading.Thread(target=prepare, name="lmmlasso-numba-prepare")
+    thread.start()
+    return thread

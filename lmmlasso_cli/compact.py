@@ -117,7 +117,9 @@ class CompactGenotypes:
         idx = np.ascontiguousarray(idx, dtype=np.intp)
         out = np.empty((self.n_samples, idx.size), dtype=dtype, order="F")
         lut = self.lut if dtype == np.float64 else self.lut.astype(dtype)
-        if idx.size:
+        if idx.size == 1:  # an (n, 1) array is C- and F-contiguous: numba would compile anew
+            out[:, 0] = lut[idx[0], self.codes[self.rows, idx[0]]]
+        elif idx.size:
             expand(self.codes, self.rows, idx, lut, out)
         return out
 

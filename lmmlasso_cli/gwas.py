@@ -220,6 +220,25 @@ class _RemlProfile:
         return np.where(np.isfinite(value), value, np.inf)
 
 
+def prepare_exact_kernels():
+    """Compile or load the kernels of `wald_exact` in a thread (`_numba.prepare_in_background`),
+    on tiny arguments of the types it passes them; returns the thread."""
+    from lmmlasso_cli._numba import prepare_in_background
+    from lmmlasso_cli.gwas_kernels import _exact_search, _exact_sums
+
+    n, b = 4, 2  # X must be Fortran-only (a single column would also be C-contiguous)
+    S, uy, lo, hi = np.ones(n), np.ones(n), np.zeros(b), np.ones(b)
+    ucT, X = np.ones((1, n)), np.asfortranarray(np.eye(n)[:, :b])
+    log_delta, fmin, sums = np.zeros(b), np.zeros(b), np.zeros((b, 4))
+    df = n - 2  # an int, as `ScanModel.df`
+    return prepare_in_background(
+        [
+            (_exact_search, (S, uy, ucT, X, lo, hi, EXACT_XTOL, df, log_delta, fmin)),
+            (_exact_sums, (S, uy, ucT, X, log_delta, sums)),
+        ]
+    )
+
+
 def wald_exact(
     model: ScanModel,
     rotated: np.ndarray,

@@ -45,7 +45,7 @@ def _projected_sums(S, uy, ucT, X, j, log_delta, w, cc, zx, zy):
     """
     c = ucT.shape[0]
     logdet = _weights(S, log_delta, w)
-    x = X[:, j]
+    x = X.T[j]  # column j, typed as a C array like uy and ucT[k]: one _wdot to compile
     raw = _wdot(x, x, w)
     xx = raw
     xy = _wdot(x, uy, w)

@@ -27,7 +27,7 @@ import warnings
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import linalg, optimize
+from scipy import linalg
 
 from lmmlasso_cli.errors import ConvergenceWarning, InputError
 from lmmlasso_cli.settings import NullSearch
@@ -160,6 +160,8 @@ def fit_null_model(
         raise ValueError("y, covariates and the eigendecomposition must have the same samples")
     if n <= C.shape[1] + 1:
         raise InputError(f"{n} individuals cannot fit {C.shape[1]} covariates and a variance")
+    from scipy import optimize  # a fifth of a second to import: only where a null is fitted
+
     reml = search.reml
     prof = _Profile(y, eig, C, reml)
     lo, hi = search.log_delta_range

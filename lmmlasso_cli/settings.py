@@ -7,8 +7,10 @@ them as arguments. All are frozen, hashable and JSON-friendly (`dataclasses.asdi
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-import numpy as np
+if TYPE_CHECKING:  # numpy only where a grid is made: `lmmlasso --help` imports this module
+    import numpy as np
 
 TRANSFORM = "standardize"
 
@@ -73,6 +75,8 @@ class MuGrid:
     def values(self, mu_max: float) -> np.ndarray:
         """The grid, non-increasing."""
         if self.mu_list:
+            import numpy as np
+
             return np.array(sorted(self.mu_list, reverse=True), dtype=np.float64)
         from lmmlasso_cli.lasso.path import mu_grid
 

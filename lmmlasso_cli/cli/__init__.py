@@ -4,6 +4,7 @@ Subcommands live one per module and are imported only when listed or run, so `lm
 stays fast and numba is imported only by commands that fit models.
 """
 
+import gc
 import importlib
 import sys
 
@@ -31,6 +32,17 @@ COMMANDS = {
 }
 
 
+# The garbage collector of the lmmlasso process. Imports and numba's compiler make a few hundred
+# thousand long-lived objects, and Python's default (700, 10, 10) walks them again and again
+# (0.2 s of a warm HS1940 `fit`, 0.35 s of a first one); the young generation is collected after
+# 10,000 allocations instead, which keeps cyclic garbage small. At exit the collector is frozen:
+# that spares the collections over every object the run made (0.2–0.4 s). Outputs and the log
+# are closed by then and atexit handlers still run; only objects caught in reference cycles go
+# unfinalized, which Python never promises at exit. Only for the process's own command line: a
+# caller such as a test's CliRunner keeps its collector as it is.
+PROCESS_GC_THRESHOLDS = (10_000, 10, 10)
+
+
 class LazyGroup(click.Group):
     """Subcommands imported on first use; usage errors as one ``Error:`` line, exit code 1."""
 
@@ -40,6 +52,9 @@ class LazyGroup(click.Group):
         configure_cache()  # before any kernel module imports numba
         if not standalone_mode:
             return super().main(args, prog_name, complete_var, standalone_mode, **extra)
+        own_process = args is None  # the process's command line: the interpreter exits next
+        if own_process:
+            gc.set_threshold(*PROCESS_GC_THRESHOLDS)
         try:
             return super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
         except click.ClickException as exc:
@@ -50,6 +65,9 @@ class LazyGroup(click.Group):
         except click.Abort:
             click.echo("Error: aborted", err=True)
             sys.exit(EXIT_USAGE)
+        finally:
+            if own_process:
+                gc.freeze()
 
     def list_commands(self, ctx):
         return [name for name in COMMANDS if self.get_command(ctx, name) is not None]

@@ -150,6 +150,10 @@ def run_gwas(log, kw):
 
     pool = not kw["loco"] and data.samples.n_samples * len(data.snp_index) >= POOL_MIN_CALLS
     plan_for_data(log, kw, "gwas", data, kin, units=len(data.snp_index) if pool else 1)
+    if method == "exact":  # numba compiles the kernels during the eigh and SNP reading
+        from lmmlasso_cli.gwas import prepare_exact_kernels
+
+        prepare_exact_kernels()
     for note in data.snp_notes:
         log.info(note)
     if kw["pcs"]:

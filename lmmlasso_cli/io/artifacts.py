@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime
+import functools
 import json
 import os
 import platform
@@ -89,18 +90,32 @@ def atomic_path(path: str) -> Iterator[str]:
             os.remove(tmp)
 
 
+LIBRARIES = ("numpy", "scipy", "numba")  # whose versions every log and artifact records
+
+
+@functools.cache
+def library_versions() -> dict[str, str]:
+    """The installed versions of `LIBRARIES`, read from their package metadata: recording them
+    imports none of them (numba alone takes a fifth of a second to import). A library without
+    metadata (a source build on ``sys.path``) is imported for its ``__version__``."""
+    from importlib import import_module, metadata
+
+    versions = {}
+    for name in LIBRARIES:
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            versions[name] = import_module(name).__version__
+    return versions
+
+
 def provenance(command: str, params: dict) -> dict:
     """What produced an artifact: versions, time, command line and parameters."""
-    import numba
-    import scipy
-
     return {
         "tool": "lmmlasso-cli",
         "tool_version": __version__,
         "python": platform.python_version(),
-        "numpy": np.__version__,
-        "scipy": scipy.__version__,
-        "numba": numba.__version__,
+        **library_versions(),
         "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         "command": command,
         "params": params,

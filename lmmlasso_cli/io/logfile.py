@@ -55,14 +55,9 @@ class RunLog:
         self.warning(str(message))
 
     def versions(self) -> None:
-        import numba
-        import numpy
-        import scipy
+        from lmmlasso_cli.io.artifacts import library_versions
 
-        self._write(
-            f"versions: numpy {numpy.__version__}, scipy {scipy.__version__}, "
-            f"numba {numba.__version__}"
-        )
+        self._write("versions: " + ", ".join(f"{k} {v}" for k, v in library_versions().items()))
 
     def close(self, error: str | None = None) -> None:
         warnings.showwarning = self._old_showwarning

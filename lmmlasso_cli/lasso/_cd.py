@@ -6,7 +6,9 @@ The kernels minimize, over w in R^m,
 
 for a Fortran-ordered float64 matrix X (n × m). ``l1`` and ``l2`` are absolute penalties (not
 divided by n). The public scaling (μ, l1_ratio) is converted to (l1, l2) = (μ·r, μ·(1 − r)) in
-:mod:`lmmlasso_cli.lasso.path`, the only Python caller of this module.
+:mod:`lmmlasso_cli.lasso.path`, the only Python caller of this module (besides
+:mod:`lmmlasso_cli.lasso.prepare`, which calls two kernels on tiny arguments to compile them
+while a command reads its data).
 
 Duality gap (as in scikit-learn's ``enet_coordinate_descent``). With R = y − Xw,
 XtA = XᵀR − l2·w, d = max_j |XtA_j| and the dual-feasible scaling const = l1/d if d > l1 else 1,
@@ -20,7 +22,9 @@ P(w) − (½‖y‖² − ½‖y − θ‖²) with θ = const·R. It is ≥ P(w)
 The kernels are pure: they update their array arguments in place and return diagnostics. They
 call no BLAS (no thread pool to contend with the caller's numpy BLAS); reductions are compiled
 with reassociation allowed (``_FASTMATH``) so that they vectorize. Results are deterministic for
-a given build and input.
+a given build and input. Array copies, sums and divisions are written as loops: numba compiles
+each ``a[:] = b``, ``.copy()`` or ``.sum()`` as a function of its own, which doubled what a
+first run spends compiling `cd_epochs` (6.4 s of CPU, now 3.2 s; results bit for bit the same).
 """
 
 import numpy as np
@@ -145,10 +149,14 @@ def _anderson_weights(iterates):
         for c in range(r + 1, depth):
             acc -= gram[r, c] * z[c]
         z[r] = acc / gram[r, r]
-    total = z.sum()
+    total = 0.0
+    for k in range(depth):
+        total += z[k]
     if total == 0.0 or not np.isfinite(total):
         return np.empty(0)
-    return z / total
+    for k in range(depth):
+        z[k] /= total
+    return z
 
 
 @njit(cache=True, fastmath=_FASTMATH)
@@ -172,15 +180,20 @@ def _try_anderson(X, w, R, iterates, l1, l2):
     for k in range(coefs.size):
         for j in range(m):
             w_acc[j] += coefs[k] * iterates[k + 1, j]
-    R_acc = R.copy()
+    n = R.shape[0]
+    R_acc = np.empty(n)
+    for i in range(n):
+        R_acc[i] = R[i]
     for j in range(m):
         delta = w_acc[j] - w[j]
         if delta != 0.0:
             for i in range(X.shape[0]):
                 R_acc[i] -= delta * X[i, j]
     if _primal(w_acc, R_acc, l1, l2) < _primal(w, R, l1, l2):
-        w[:] = w_acc
-        R[:] = R_acc
+        for j in range(m):
+            w[j] = w_acc[j]
+        for i in range(n):
+            R[i] = R_acc[i]
 
 
 @njit(cache=True, fastmath=_FASTMATH)
@@ -231,7 +244,8 @@ def cd_epochs(X, y, w, R, col_norm2, l1, l2, tol_gap, max_epochs, anderson_depth
                 w[j] = w_new
         if anderson_depth > 0:
             slot = epoch % (anderson_depth + 1)
-            iterates[slot] = w
+            for j in range(n_features):
+                iterates[slot, j] = w[j]
             if slot == anderson_depth:
                 _try_anderson(X, w, R, iterates, l1, l2)
         gap = duality_gap(X, y, w, R, l1, l2)
