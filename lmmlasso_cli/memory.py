@@ -113,7 +113,9 @@ def _phases(command: str, s: Sizes, b: int) -> list[list[tuple[str, float]]]:
             ]
             return [eigh, held + fit]
         per_fit = _eigh(sub) + lasso  # every training set has its own eigendecomposition
-        if s.workers > 1:  # the workers read the codes from a shared file: its page cache
+        if s.workers > 1 and not (command == "stability" and s.n_phenos == 1):
+            # the workers read the codes from a shared file (its page cache) while this process
+            # keeps its copy; stability of one phenotype lets go of it
             held.append(("workers' shared codes", n * p))
         return [held + [("per training set: eigendecomposition, Lasso", s.workers * per_fit)]]
     if command == "simulate":

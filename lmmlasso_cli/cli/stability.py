@@ -69,7 +69,10 @@ def _run_in(log, kw, stack):
     from lmmlasso_cli.cli.pipeline import plan_for_data
 
     n_sub = math.ceil(kw["fraction"] * data.samples.n_samples)
-    plan_for_data(log, kw, "stability", data, kin, units=len(reps), n_subsample=n_sub)
+    plan_for_data(
+        log, kw, "stability", data, kin, units=len(reps), n_subsample=n_sub,
+        n_phenos=len(data.pheno_names),
+    )  # fmt: skip
     multi = len(data.pheno_names) > 1
     cache = GenotypeCache(log, data, kw["maf"], kw["block_size"], kw["threads"], kw["quiet"])
     backend = stack.enter_context(backend_for(log, kw, len(reps), processes=True))
@@ -89,6 +92,12 @@ def _run_in(log, kw, stack):
             f"{pf.pheno.name}: replicates {reps.start}:{reps.stop} of {plan.n_reps}, "
             f"{run['n_subsample']} of {n_samples} individuals each, {mode.kind}={run['value']}"
         )
+        if backend.distributed and not multi:
+            # the workers read the codes from the shared files; this process lets go of its
+            # copy (at 10,000 x 500,000 the tree needed 13.8 GB with it)
+            training = backend.share(training)
+            del geno
+            cache.close()
         runs = run_units(
             log,
             backend,
