@@ -43,7 +43,6 @@ def render(r: dict, notes, source: str) -> str:
     m, help_rows = r["machine"], r["help"]
     first, warm, fr = r["first_line"], r["warm_fit"], r["first_run"]
     rows, agree = fr["rows"], warm["agreement"]
-    ours_warm, recipe = warm["rows"]
     phases = warm["recipe_phases"]
     ratio = fr["gemma_vs_first_gwas"]
     lines = [
