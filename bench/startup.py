@@ -17,7 +17,7 @@ recipe's δ) and GEMMA's relatedness (`gemma -gk 1`, its time recorded apart).
    individuals, SNPs, δ and μ (alpha = μ/n, the intercept projected out; see its docstring),
    whole processes, interleaved. The recipe reports its phases; the coefficients of both are
    compared (max |Δw| ≤ COEF_TOL, same support above SUPPORT_TOL). Our BLAS runs on one thread
-   (cli.runner); the recipe's on the machine's default.
+   (cli.runner); the recipe runs with numpy's default threads and, again, with one.
 4. First run after an install: `fit --mu 46` and `gwas --exact --reml --transform none` (as
    GEMMA's model) with NUMBA_CACHE_DIR a new empty folder each time, so that numba compiles
    every kernel the command uses; then the same gwas warm; against `gemma -lmm 1 -n 1` with the
@@ -70,6 +70,7 @@ HELP_REPEATS = 10
 FIRST_LINE_REPEATS = 5
 COEF_TOL = 1e-5  # max |Δw| (standardized scale) accepted between our fit and the recipe
 SUPPORT_TOL = 1e-10  # |w| above which a SNP counts as selected (scikit-learn leaves 1e-16s)
+BLAS_THREAD_VARIABLES = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
 FIRST_LINE = "individuals,"  # in our first log line: "PREFIX: 1940 individuals, 12226 SNPs"
 
 
@@ -226,22 +227,28 @@ def row(label: str, done: list) -> dict:
 
 
 def time_warm_fit(lmmlasso, prefix: Path, setup: dict, repeats: int) -> dict:
+    """Ours and the recipe, interleaved; the recipe with numpy's default BLAS threads and with
+    one, as ours runs (its phases and coefficients come from the default-thread runs)."""
     folder = OUT / "warm"
     folder.mkdir(parents=True, exist_ok=True)
     python = Path(lmmlasso).parent / "python"
     python = python if python.exists() else Path(sys.executable)
     recipe_npz = folder / "recipe.npz"
+    recipe = [python, RECIPE, prefix, setup["kinship"], setup["null"], f"{MU:g}", recipe_npz]
+    one_thread = dict(os.environ, **{v: "1" for v in BLAS_THREAD_VARIABLES})
     commands = {
-        "ours": fit_argv(lmmlasso, prefix, setup["kinship"], folder / "ours"),
-        "recipe": [python, RECIPE, prefix, setup["kinship"], setup["null"], f"{MU:g}", recipe_npz],
+        "ours": (fit_argv(lmmlasso, prefix, setup["kinship"], folder / "ours"), None),
+        "recipe": (recipe, None),
+        "recipe_1t": (recipe, one_thread),
     }
     runs: dict[str, list] = {key: [] for key in commands}
     load_before = loadavg()
-    for i in range(repeats):  # interleaved: load from other jobs falls on both alike
-        for key, argv in commands.items():
-            runs[key].append(run(argv, folder / f"{key}_r{i}"))
+    for i in range(repeats):  # interleaved: load from other jobs falls on all alike
+        for key, (argv, env) in commands.items():
+            runs[key].append(run(argv, folder / f"{key}_r{i}", env=env))
     load_after = loadavg()
     phases = [json.loads(Path(r.stdout_path).read_text()) for r in runs["recipe"]]
+    phases_1t = [json.loads(Path(r.stdout_path).read_text()) for r in runs["recipe_1t"]]
     with np.load(recipe_npz) as z:
         snp, theirs = z["snp"].astype(str), z["coefs"]
     ours = our_coefs(folder / "ours.model.npz")
@@ -251,12 +258,16 @@ def time_warm_fit(lmmlasso, prefix: Path, setup: dict, repeats: int) -> dict:
     rows = [
         row("lmmlasso fit --mu 46", runs["ours"]),
         row("numpy eigh + rotation + scikit-learn Lasso", runs["recipe"]),
+        row("the same, one BLAS thread", runs["recipe_1t"]),
     ]
     return {
         "rows": rows,
         "ours_in_process_seconds": finished_seconds(folder / "ours.log"),
         "recipe_phases": {k: median(p[k] for p in phases) for k in phases[0]},
+        "recipe_phases_one_thread": {k: median(p[k] for p in phases_1t) for k in phases_1t[0]},
         "speedup": rows[1]["seconds"] / rows[0]["seconds"],
+        "speedup_one_thread": rows[2]["seconds"] / rows[0]["seconds"],
+        "blas_thread_variables": list(BLAS_THREAD_VARIABLES),
         "agreement": {
             "max_abs_diff_coef": diff,
             "n_selected_ours": int(np.sum(np.abs(w) > SUPPORT_TOL)),
