@@ -202,6 +202,13 @@ class CompactGenotypes:
         return dup
 
 
+def standardize_codes(codes: np.ndarray, means, sds, dtype=np.float64) -> np.ndarray:
+    """The standardized float block (n, k) of a block of codes (n, k), Fortran order: what
+    `CompactGenotypes.columns` gives for every SNP of it."""
+    store = CompactGenotypes.from_codes(np.asfortranarray(codes), means, sds)
+    return store.columns(np.arange(store.n_snps), dtype)
+
+
 def code_counts(codes: np.ndarray, rows: np.ndarray | None = None) -> np.ndarray:
     """(n_snps, 4) int64: per SNP, how many of ``rows`` (default all) carry code 0, 1, 2, 3."""
     from lmmlasso_cli.compact_kernels import code_counts as kernel

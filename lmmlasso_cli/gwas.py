@@ -144,7 +144,7 @@ def prepare_scan(
 def rotate(eig: KinshipEigen | None, Z: np.ndarray, eigvecs: np.ndarray | None = None):
     """Z* = UᵀZ for a block of SNPs (one matrix product, Fortran order); Z itself for OLS.
     ``eigvecs`` is U in Z's dtype (default ``eig.eigvecs``): a float32 Z and U give a float32
-    product (twice BLAS's float64 rate), which the tests then use in float64."""
+    product (faster than float64: bench/README.md), which the tests then use in float64."""
     if eig is None:
         return Z
     U = eig.eigvecs if eigvecs is None else eigvecs

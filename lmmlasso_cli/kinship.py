@@ -8,7 +8,7 @@ so that mean(diag(K)) = 1 and trace(K) = n_samples. With the empirical scaling s
 rounding (every column of Z has sum of squares n); with the HWE scaling it is not. Peak memory is
 one n×n float64 accumulator plus one n×block_size block: the n×p matrix is never formed.
 With ``precision="float32"`` each block is standardized to float32 and multiplied in float32
-(twice BLAS's float64 rate); the blocks' products are summed in float64.
+(1.25× faster on HS1940, bench/README.md); the blocks' products are summed in float64.
 Per-chromosome parts can be kept (``chrom``) so that leave-one-chromosome-out kinships
 follow by subtraction. The sum Z Zᵀ splits over SNP ranges (`KinshipPart`, `add_parts`): work
 units of a cluster and the parts of a job array each hold the sum of their range, added in
@@ -23,7 +23,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.linalg import blas
 
-from lmmlasso_cli.compact import CompactGenotypes, code_counts
+from lmmlasso_cli.compact import code_counts, standardize_codes
 from lmmlasso_cli.genotypes import filter_snps, snp_stats, standardize, stats_from_tally
 
 PRECISIONS = ("float32", "float64")  # of the block products; the sum is always float64
@@ -74,10 +74,7 @@ def _standardized_block(block: np.ndarray, scaling: str):
 
     def standardized(keep, dtype):
         if block.dtype == np.uint8:
-            store = CompactGenotypes.from_codes(
-                np.asfortranarray(block[:, keep]), stats.means[keep], stats.sds[keep]
-            )
-            return store.columns(np.arange(store.n_snps), dtype)
+            return standardize_codes(block[:, keep], stats.means[keep], stats.sds[keep], dtype)
         z = standardize(block[:, keep], stats.means[keep], stats.sds[keep])
         return z if dtype == np.float64 else np.asfortranarray(z, dtype=dtype)
 

@@ -470,7 +470,7 @@ PRECISION = [
         show_default=True,
         help="Arithmetic of the genotype block products (the kinship's Z Zᵀ, the gwas "
         "rotation UᵀZ); sums across blocks, the eigendecomposition and the models stay float64. "
-        "float32 is twice as fast and agrees with float64 to about 1e-7 (README, bench).",
+        "float32 is faster and agrees with float64 to within 1e-6 in K (README, bench).",
     )
 ]
 

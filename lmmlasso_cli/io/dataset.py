@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from lmmlasso_cli.compact import CompactGenotypes, code_counts
+from lmmlasso_cli.compact import CompactGenotypes, code_counts, standardize_codes
 from lmmlasso_cli.errors import InputError
 from lmmlasso_cli.genotypes import filter_snps, stats_from_tally
 from lmmlasso_cli.io.plink import GenotypeReader, PlinkSet, read_id_list, read_plink
@@ -236,8 +236,7 @@ def standardized_blocks(
         stop = start + block_size
         part = np.asarray(snp_index[start:stop])
         codes = reader.read_codes(part, None if flipped is None else flipped[start:stop])
-        store = CompactGenotypes.from_codes(codes, means[start:stop], sds[start:stop])
-        yield store.columns(np.arange(len(part)))
+        yield standardize_codes(codes, means[start:stop], sds[start:stop])
 
 
 def read_standardized(
@@ -340,10 +339,7 @@ def iter_standardized(
         keep = flt.keep
         matrix = None
         if expand:
-            store = CompactGenotypes.from_codes(
-                np.asfortranarray(codes[:, keep]), stats.means[keep], stats.sds[keep]
-            )
-            matrix = store.columns(np.arange(store.n_snps), dtype)
+            matrix = standardize_codes(codes[:, keep], stats.means[keep], stats.sds[keep], dtype)
         yield StandardizedBlock(
             matrix=matrix,
             snp_index=part[keep],
@@ -406,7 +402,6 @@ def range_reader(
     def read_block(start: int, stop: int) -> np.ndarray:
         flip = None if flipped is None else flipped[start:stop]
         codes = reader.read_codes(snp_index[start:stop], flip)
-        store = CompactGenotypes.from_codes(codes, means[start:stop], sds[start:stop])
-        return store.columns(np.arange(stop - start))
+        return standardize_codes(codes, means[start:stop], sds[start:stop])
 
     return read_block
