@@ -160,7 +160,7 @@ def units_child(prefix: str, kinship: str, pheno: str) -> dict:
     from lmmlasso_cli.io.plink import read_plink
     from lmmlasso_cli.io.tables import read_table
     from lmmlasso_cli.io.work_units import GenotypeSource, gwas_unit, kinship_unit
-    from lmmlasso_cli.kinship import add_parts
+    from lmmlasso_cli.kinship import add_parts, fixed_point_bits
     from lmmlasso_cli.nullmodel import eigendecompose, fit_null_model
 
     def clock(fn):
@@ -174,8 +174,9 @@ def units_child(prefix: str, kinship: str, pheno: str) -> dict:
         source = GenotypeSource.of(plink, np.arange(plink.n_samples), 1)
         out["kinship_unit_snps"] = k_snps = min(16384, plink.n_snps)
         out["gwas_unit_snps"] = g_snps = min(8192, plink.n_snps)
+        bits = fixed_point_bits(plink.n_samples, plink.n_snps)
         part, out["kinship_unit_s"] = clock(
-            lambda: kinship_unit(source, 2048, 0.0, "empirical", "float32", np.arange(k_snps))
+            lambda: kinship_unit(source, 2048, 0.0, "empirical", "float32", bits, np.arange(k_snps))
         )
         _, out["kinship_add_s"] = clock(lambda: add_parts(part, part))
         K = load_kinship(kinship).matrix

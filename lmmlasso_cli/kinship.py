@@ -11,8 +11,13 @@ With ``precision="float32"`` each block is standardized to float32 and multiplie
 (1.25× faster on HS1940, bench/README.md); the blocks' products are summed in float64.
 Per-chromosome parts can be kept (``chrom``) so that leave-one-chromosome-out kinships
 follow by subtraction. The sum Z Zᵀ splits over SNP ranges (`KinshipPart`, `add_parts`): work
-units of a cluster and the parts of a job array each hold the sum of their range, added in
-one fixed tree (`parallel.tree_sum`).
+units of a cluster and the parts of a job array each hold the sum of their range.
+
+Exact reduction: a unit's float64 sum is rounded once to 64-bit fixed point (`to_fixed`, a
+multiple of 2^-bits with bits from `fixed_point_bits`), and units add as integers. Integer
+addition is associative, so every grouping of the same units (serial, a process pool, a Dask
+tree, the parts of a job array merged in any order) gives the same bits. The rounding adds at
+most 2^-(bits+1) per unit and entry, about 1e-14 of the diagonal (module `fixed_point_bits`).
 """
 
 from __future__ import annotations
@@ -27,6 +32,19 @@ from lmmlasso_cli.compact import code_counts, standardize_codes
 from lmmlasso_cli.genotypes import filter_snps, snp_stats, standardize, stats_from_tally
 
 PRECISIONS = ("float32", "float64")  # of the block products; the sum is always float64
+FIXED_POINT_HEADROOM = 61  # bits of an int64 used by a fixed-point sum (2 spare against overflow)
+
+
+def fixed_point_bits(n_samples: int, n_snps: int) -> int:
+    """Fractional bits of the fixed-point sums of a kinship over at most ``n_snps`` SNPs.
+
+    Every entry of Σ z zᵀ is at most Σ_j max_i z_ij² in size (Cauchy–Schwarz), and one SNP's
+    z² is at most 4·n_samples: with a minor alleles among m calls, (g − a/m)² ≤ g² ≤ 2a and
+    2f(1 − f) ≥ a/(2m) (HWE scaling; the empirical one is bounded by m by Samuelson's
+    inequality). So |entry| < 4·n_samples·n_snps ≤ 2^(61 − bits).
+    At 10,000 × 500,000 this leaves 26 bits: 1.5e-8 absolute, 3e-14 of the diagonal."""
+    bound = 4 * max(int(n_samples), 1) * max(int(n_snps), 1)
+    return FIXED_POINT_HEADROOM - int(np.ceil(np.log2(bound)))
 
 
 @dataclass(frozen=True)
@@ -100,10 +118,38 @@ class KinshipPart:
     n_monomorphic: int
     n_low_maf: int
     chrom_parts: dict | None = None  # chrom -> (upper Σ z zᵀ over its SNPs, n_snps), if asked
+    fixed_bits: int | None = None  # if set, ``upper`` is int64: Σ z zᵀ · 2^fixed_bits, rounded
 
     @property
     def n_snps(self) -> int:
         return len(self.snp_index)
+
+
+def to_fixed(part: KinshipPart, bits: int) -> KinshipPart:
+    """``part`` with its float64 sums rounded to int64 multiples of 2^-bits (module docstring),
+    so that parts add exactly. Raises if an entry would not fit (it cannot, for ``bits`` from
+    `fixed_point_bits` over at least this part's SNPs)."""
+    import dataclasses
+
+    if part.fixed_bits is not None:
+        raise ValueError("the part is already in fixed point")
+
+    def fixed(upper):
+        scaled = np.ldexp(np.triu(upper), bits)
+        if np.abs(scaled).max(initial=0.0) >= 2.0**62:
+            raise ValueError(f"kinship sums too large for {bits} fixed-point bits")
+        return np.asfortranarray(np.rint(scaled).astype(np.int64))
+
+    chrom_parts = None
+    if part.chrom_parts is not None:
+        chrom_parts = {c: (fixed(u), n) for c, (u, n) in part.chrom_parts.items()}
+    return dataclasses.replace(
+        part, upper=fixed(part.upper), chrom_parts=chrom_parts, fixed_bits=bits
+    )
+
+
+def _to_float(upper: np.ndarray, bits: int | None) -> np.ndarray:
+    return upper if bits is None else np.ldexp(upper.astype(np.float64), -bits)
 
 
 def kinship_part(
@@ -166,7 +212,10 @@ def kinship_part(
 
 
 def add_parts(a: KinshipPart, b: KinshipPart) -> KinshipPart:
-    """The part of the SNPs of ``a`` followed by those of ``b`` (sums a + b, in that order)."""
+    """The part of the SNPs of ``a`` followed by those of ``b`` (sums a + b, in that order;
+    exact for fixed-point parts, which must share their bits)."""
+    if a.fixed_bits != b.fixed_bits:
+        raise ValueError(f"cannot add parts of {a.fixed_bits} and {b.fixed_bits} fixed-point bits")
     chrom_parts = None
     if a.chrom_parts is not None or b.chrom_parts is not None:
         chrom_parts = dict(a.chrom_parts or {})
@@ -184,6 +233,7 @@ def add_parts(a: KinshipPart, b: KinshipPart) -> KinshipPart:
         n_monomorphic=a.n_monomorphic + b.n_monomorphic,
         n_low_maf=a.n_low_maf + b.n_low_maf,
         chrom_parts=chrom_parts,
+        fixed_bits=a.fixed_bits,
     )
 
 
@@ -193,13 +243,16 @@ def finish_kinship(part: KinshipPart, scaling: str = "empirical") -> Kinship:
     if n_snps == 0:
         raise ValueError("no usable SNP: all were missing, monomorphic or below the MAF cut-off")
     chrom_parts = None
+    bits = part.fixed_bits
     if part.chrom_parts is not None:
-        chrom_parts = {c: (_symmetrize(p), n) for c, (p, n) in part.chrom_parts.items()}
-        total = np.zeros_like(part.upper, order="C")
+        chrom_parts = {
+            c: (_to_float(_symmetrize(p), bits), n) for c, (p, n) in part.chrom_parts.items()
+        }
+        total = np.zeros(part.upper.shape)
         for upper, _ in chrom_parts.values():
             total += upper
     else:
-        total = _symmetrize(part.upper)
+        total = _to_float(_symmetrize(part.upper), bits)
     total /= n_snps
     scale = float(np.mean(np.diag(total)))
     total /= scale

@@ -13,8 +13,6 @@ from lmmlasso_cli.cli import main
 
 distributed = pytest.importorskip("distributed")
 
-ROUNDING = 1e-13  # kinship parts summed in another order than the whole run's tree
-
 
 @pytest.fixture(scope="module")
 def cluster():
@@ -138,21 +136,19 @@ def test_kinship_parts_merge_into_the_whole_run(tiny, data):
     folder = data["folder"]
     args = ["kinship", "--bfile", tiny["prefix"], "--block-size", "8", "--threads", "1"]
     run(*args, "--out", str(folder / "whole"))
-    parts = []
-    for k in (1, 2, 3):
-        parts.append(str(folder / f"kpart{k}"))
-        run(*args, "--part", f"{k}/3", "--out", parts[-1])
-    files = [p + ".kinship-part.npz" for p in parts]
-    run("kinship", "--merge", *reversed(files), "--out", str(folder / "merged"))
-    whole, merged = (
-        _npz(str(folder / "whole.kinship.npz")),
-        _npz(str(folder / "merged.kinship.npz")),
-    )
-    for key in ("fid", "iid", "snp", "a1", "snp_means", "snp_sds", "scaling"):
-        assert whole[0][key].tobytes() == merged[0][key].tobytes(), key
-    np.testing.assert_allclose(merged[0]["K"], whole[0]["K"], rtol=0, atol=ROUNDING)
+    whole = _npz(str(folder / "whole.kinship.npz"))
+    for n in (2, 3):  # fixed-point sums: the same bytes however the units are grouped
+        parts = []
+        for k in range(1, n + 1):
+            parts.append(str(folder / f"kpart{k}of{n}"))
+            run(*args, "--part", f"{k}/{n}", "--out", parts[-1])
+        files = [p + ".kinship-part.npz" for p in parts]
+        run("kinship", "--merge", *reversed(files), "--out", str(folder / f"merged{n}"))
+        merged = _npz(str(folder / f"merged{n}.kinship.npz"))
+        for key in ("K", "fid", "iid", "snp", "a1", "snp_means", "snp_sds", "scaling", "scale"):
+            assert whole[0][key].tobytes() == merged[0][key].tobytes(), (n, key)
     stamp = os.stat(files[1]).st_mtime_ns
-    run(*args, "--part", "2/3", "--out", parts[1])  # a restarted job array
+    run(*args, "--part", f"2/{n}", "--out", parts[1])  # a restarted job array
     assert os.stat(files[1]).st_mtime_ns == stamp
     with open(parts[1] + ".log") as handle:
         assert "reusing it" in handle.read()

@@ -159,3 +159,66 @@ def test_float32_ssyrk_is_thread_invariant():
     one = _accumulate(np.zeros((300, 300), order="F"), z, blas_threads=1)
     two = _accumulate(np.zeros((300, 300), order="F"), z, blas_threads=2)
     assert one.tobytes() == two.tobytes()
+
+
+def test_fixed_point_units_add_exactly_in_any_grouping(tiny):
+    """Units rounded to fixed point give the same bits in any tree (integer addition), and the
+    rounding stays within the dense formula's tolerance."""
+    from lmmlasso_cli.kinship import (
+        add_parts,
+        finish_kinship,
+        fixed_point_bits,
+        kinship_part,
+        to_fixed,
+    )
+    from lmmlasso_cli.parallel import tree_sum
+
+    G = tiny["G"]
+    n, p = G.shape
+    bits = fixed_point_bits(n, p)
+    units = [
+        to_fixed(kinship_part(blocks_of(G[:, a : a + 37], 11), n), bits) for a in range(0, p, 37)
+    ]
+
+    def left_fold(parts):
+        total = parts[0]
+        for part in parts[1:]:
+            total = add_parts(total, part)
+        return total
+
+    def right_fold(parts):
+        total = parts[-1]
+        for part in reversed(parts[:-1]):
+            total = add_parts(part, total)
+        return total
+
+    sums = [tree_sum(units, add_parts), left_fold(units), right_fold(units)]
+    sums.append(add_parts(tree_sum(units[:3], add_parts), tree_sum(units[3:], add_parts)))
+    first = finish_kinship(sums[0]).matrix
+    for other in sums[1:]:
+        assert finish_kinship(other).matrix.tobytes() == first.tobytes()
+    usable = [j for j in range(p) if np.nanstd(G[:, j]) > 0]
+    np.testing.assert_allclose(first, dense_kinship(G[:, usable]), atol=KINSHIP_TOL)
+    floats = left_fold([kinship_part(blocks_of(G[:, a : a + 37], 11), n) for a in range(0, p, 37)])
+    step = 2.0**-bits * len(units) / p  # at most half a step per unit and entry, over p
+    np.testing.assert_allclose(first, finish_kinship(floats).matrix, rtol=0, atol=step)
+
+
+def test_fixed_point_bits_hold_the_largest_possible_sums():
+    """The bound of `fixed_point_bits` (z² ≤ 4n per SNP): SNPs whose only minor alleles are on
+    one individual, the largest diagonal entries there are, fit in the int64 sums."""
+    from lmmlasso_cli.kinship import fixed_point_bits, kinship_part, to_fixed
+
+    n, p = 500, 64
+    G = np.zeros((n, p))
+    G[0] = 2.0  # one homozygote: f = 1/n, z² = (2 − 2f)² / (2f(1 − f)) ≈ 2n
+    G[1, : p // 2] = 1.0
+    part = kinship_part(blocks_of(G, 16), n, scaling="hwe")
+    fixed = to_fixed(part, fixed_point_bits(n, p))
+    assert int(np.abs(fixed.upper).max()) < 2**62
+    assert part.upper[0, 0] > 1.5 * n * p / 2  # near the bound: z² ≈ 2n, then n
+    assert (
+        abs(fixed.upper[0, 0] * 2.0**-fixed.fixed_bits - part.upper[0, 0]) <= 2.0**-fixed.fixed_bits
+    )
+    with pytest.raises(ValueError, match="too large"):
+        to_fixed(part, fixed_point_bits(n, p) + 20)

@@ -63,7 +63,8 @@ def kinship(log, **kw):
     Z has per SNP mean 0 and sd 1 after mean imputation of missing calls. K is then divided by
     its mean diagonal (recorded as `scale`), so trace(K) = n. Writes PREFIX.kinship.npz (K, FID,
     IID, the SNP IDs with their means and sds, the normalization). Z Zᵀ is summed over units of
-    8 blocks of --block-size SNPs, added in one fixed tree on every backend (--scheduler).
+    8 blocks of --block-size SNPs, each rounded once to 64-bit fixed point and added exactly, so
+    that every backend (--scheduler) and every merge of --part files give the same bytes.
     Peak memory is about n² + n × block-size floats per unit in flight.
     """
     from lmmlasso_cli.errors import InputError
@@ -132,17 +133,25 @@ def _sum_units(log, kw, data, units):
 
     from lmmlasso_cli.cli.pipeline import backend_for
     from lmmlasso_cli.io.work_units import GenotypeSource, kinship_unit
-    from lmmlasso_cli.kinship import add_parts, kinship_part
+    from lmmlasso_cli.kinship import add_parts, fixed_point_bits, kinship_part, to_fixed
 
+    # the same bits for the whole candidate set in every part of a job: parts add exactly
+    bits = fixed_point_bits(data.samples.n_samples, len(data.snp_index))
     if not units:
-        return kinship_part([], data.samples.n_samples)
+        return to_fixed(kinship_part([], data.samples.n_samples), bits)
     items = [data.snp_index[u] for u in units]
     n_snps = sum(len(i) for i in items)
     with backend_for(log, kw, len(items)) as backend:
         threads = 1 if backend.distributed else kw["threads"]  # .bed decoding threads
         source = GenotypeSource.of(data.plink, data.samples.fam_index, threads)
         task = functools.partial(
-            kinship_unit, source, kw["block_size"], kw["maf"], kw["scaling"], kw["precision"]
+            kinship_unit,
+            source,
+            kw["block_size"],
+            kw["maf"],
+            kw["scaling"],
+            kw["precision"],
+            bits,
         )
         with progress_bar(n_snps, "kinship", kw["quiet"], unit="SNP") as bar:
             return backend.tree_sum(task, items, add_parts, progress=lambda i: bar.update(len(i)))

@@ -5,9 +5,10 @@
 
 A job-array part (``kinship --part K/N``) is a ``PREFIX.kinship-part.npz`` (kind
 "kinship-part"): the unnormalized sum Σ z zᵀ of its SNP range (upper triangle), the SNPs it
-used with their means and sds, its drop counts, and in its metadata the part K, N and the
-``job`` fingerprint of the data and parameters. Parts merge only if their jobs are equal and
-they are parts 1..N exactly once (`check_parts`).
+used with their means and sds, its drop counts, and in its metadata the part K, N, the
+``job`` fingerprint of the data and parameters and ``fixed_bits``: the sum is int64, Σ z zᵀ ·
+2^fixed_bits rounded (`kinship.to_fixed`), so parts add exactly. Parts merge only if their
+jobs are equal and they are parts 1..N exactly once (`check_parts`).
 """
 
 from __future__ import annotations
@@ -136,7 +137,7 @@ def save_kinship_part(path: str, part, k: int, n: int, job: str, fid, iid, snp, 
     save_npz(
         path,
         PART_KIND,
-        {**meta, "part": [k, n], "job": job},
+        {**meta, "part": [k, n], "job": job, "fixed_bits": part.fixed_bits},
         {
             "upper": part.upper,
             "fid": fid,
@@ -157,6 +158,12 @@ def load_kinship_part(path: str) -> KinshipPartFile:
     art = load_npz(path, PART_KIND, PART_ARRAYS)
     k, n = art.meta.get("part", (0, 0))
     counts = art["counts"]
+    bits = art.meta.get("fixed_bits")
+    if bits is None or art["upper"].dtype != np.int64:
+        raise ArtifactError(
+            f"{path}: a part without fixed-point sums (written by an older lmmlasso); run "
+            f"`lmmlasso kinship --part {k}/{n}` again"
+        )
     part = KinshipPart(
         upper=np.asfortranarray(art["upper"]),
         snp_index=art["snp_index"],
@@ -165,6 +172,7 @@ def load_kinship_part(path: str) -> KinshipPartFile:
         n_all_missing=int(counts[0]),
         n_monomorphic=int(counts[1]),
         n_low_maf=int(counts[2]),
+        fixed_bits=int(bits),
     )
     return KinshipPartFile(
         path,

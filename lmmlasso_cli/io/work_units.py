@@ -70,15 +70,21 @@ class _ShapeOnly:
 
 
 def kinship_unit(
-    source: GenotypeSource, block_size: int, maf: float, scaling: str, precision: str, positions
+    source: GenotypeSource,
+    block_size: int,
+    maf: float,
+    scaling: str,
+    precision: str,
+    fixed_bits: int,
+    positions,
 ):
     """The `kinship.KinshipPart` of the SNPs at ``positions`` (.bim rows), read in blocks of
-    one-byte codes."""
-    from lmmlasso_cli.kinship import kinship_part
+    one-byte codes, in fixed point of ``fixed_bits`` (`kinship.to_fixed`: units add exactly)."""
+    from lmmlasso_cli.kinship import kinship_part, to_fixed
 
     with source.reader() as reader:
         blocks = reader.blocks(np.asarray(positions), block_size, codes=True)
-        return kinship_part(
+        part = kinship_part(
             blocks,
             reader.n_samples,
             maf_min=maf,
@@ -86,6 +92,7 @@ def kinship_unit(
             blas_threads=source.num_threads,
             precision=precision,
         )
+    return to_fixed(part, fixed_bits)
 
 
 @dataclass(frozen=True)
