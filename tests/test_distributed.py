@@ -232,3 +232,14 @@ def test_shared_arrays_reach_workers_as_memory_maps_not_copies(tmp_path, cluster
     with open_backend(1, scheduler=cluster, shared_dir=str(tmp_path)) as backend:
         task = functools.partial(_is_mapped, backend.share(eig))
         assert all(backend.map(task, range(4)))  # the scheduler re-pickles tasks: still paths
+
+
+def test_shrink_training_is_identical_on_the_cluster(tiny, data, cluster):
+    """ML-MAGES training: the block simulations and the networks are units on the cluster."""
+    gwas = str(data["folder"] / "shrink_gwas")
+    run("gwas", *data["inputs"], "--pheno-name", "q", "--lm", "--out", gwas)
+    args = ["shrink", "--bfile", tiny["prefix"], "--gwas", gwas + ".gwas.tsv"]
+    args += ["--block-snps", "50", "--n-replicates", "12", "--n-models", "2"]
+    serial, dask2 = on_backends(data, cluster, "shrink", [*args, "--max-epochs", "8"])
+    with open(dask2 + ".log") as handle:
+        assert "dask" in handle.read().lower()

@@ -7,7 +7,16 @@ from typing import TYPE_CHECKING
 
 import click
 
-from lmmlasso_cli.cli.options import BFILE, BLOCK_SNPS, PLOT, RUN, SAMPLES, SNPS, options
+from lmmlasso_cli.cli.options import (
+    BFILE,
+    BLOCK_SNPS,
+    PLOT,
+    RUN,
+    SAMPLES,
+    SCHEDULER,
+    SNPS,
+    options,
+)
 from lmmlasso_cli.cli.runner import run_command
 
 if TYPE_CHECKING:
@@ -103,7 +112,7 @@ METHOD = [
 
 
 @click.command("shrink", short_help="ML-MAGES: shrink LD-inflated marginal effects.")
-@options(BFILE, INPUT, SAMPLES, SNPS, BLOCK_SNPS, METHOD, PLOT, RUN)
+@options(BFILE, INPUT, SAMPLES, SNPS, BLOCK_SNPS, METHOD, PLOT, SCHEDULER, RUN)
 @run_command
 def shrink(log, **kw):
     """Shrink marginal GWAS effects with the ML-MAGES network (Liu, Crawford and Ramachandran
@@ -121,7 +130,8 @@ def shrink(log, **kw):
     held-out replicates. enet minimizes ‖β − R b‖²/(2m) + αρ‖b‖₁ + α(1 − ρ)‖b‖²/2 per block
     of m variants (ρ = 0.5, α by 5-fold CV over the block's rows). Writes PREFIX.shrink.tsv:
     #CHROM POS ID A1 A2 BLOCK BETA SE BETA_SHRUNK BETA_STD BETA_SHRUNK_STD. --threads N
-    trains N networks at a time; results do not depend on N.
+    simulates N blocks and trains N networks at a time (worker processes), --scheduler on a
+    Dask cluster; results do not depend on either.
     """
     inputs = _inputs(log, kw)
     try:
@@ -131,17 +141,21 @@ def shrink(log, **kw):
 
 
 def _shrink(log, kw, inputs):
+    import contextlib
+    import functools
     import warnings
 
     import numpy as np
+    from threadpoolctl import threadpool_limits
 
+    from lmmlasso_cli.cli.pipeline import backend_for
     from lmmlasso_cli.cli.runner import progress_bar
     from lmmlasso_cli.errors import ConvergenceWarning, InputError
     from lmmlasso_cli.io.artifacts import provenance
     from lmmlasso_cli.io.shrink_file import load_shrink_model, save_shrink_model, write_shrink
+    from lmmlasso_cli.io.work_units import GenotypeSource, StandardizedRange, read_range
     from lmmlasso_cli.mlmages.mlp import MlpSettings
     from lmmlasso_cli.mlmages.shrink import shrink_effects, to_per_allele
-    from lmmlasso_cli.parallel import process_map
 
     if kw["method"] == "enet" and (kw["model_path"] or kw["save_model"]):
         raise InputError("--model and --save-model go with --method mlp (enet trains nothing)")
@@ -155,43 +169,58 @@ def _shrink(log, kw, inputs):
         )
     settings = MlpSettings(n_models=kw["n_models"], max_epochs=kw["max_epochs"])
     train = kw["method"] == "mlp" and model is None
-    n_tasks = settings.n_models if train else 1
-    with warnings.catch_warnings(record=True) as caught:
+    n_tasks = (
+        max(settings.n_models, min(kw["n_replicates"], inputs.blocks.n_blocks)) if train else 1
+    )
+    with contextlib.ExitStack() as stack:
+        caught = stack.enter_context(warnings.catch_warnings(record=True))
         warnings.simplefilter("always", ConvergenceWarning)
-        with process_map(n_tasks, kw["threads"]) as map_fn:
-            if train:
-                log.info(
-                    f"training {settings.n_models} networks on {kw['n_replicates']} simulated "
-                    f"replicates (seed {kw['seed']})"
-                )
-            bar = progress_bar(
-                settings.n_models if train else 0, "training networks", kw["quiet"], "net"
+        backend = stack.enter_context(backend_for(log, kw, n_tasks, processes=train))
+        read_block, simulate_map = inputs.read_block, map
+        if backend.distributed:  # the simulation units read their blocks themselves
+            source = GenotypeSource.of(inputs.plink, inputs.fam_index, num_threads=1)
+            ranges = StandardizedRange(source, inputs.snp_index, inputs.means, inputs.sds)
+            read_block = functools.partial(read_range, backend.share(ranges))
+            simulate_map = backend.map
+        else:
+            stack.enter_context(threadpool_limits(limits=1))  # the bits of any --threads
+        if train:
+            log.info(
+                f"training {settings.n_models} networks on {kw['n_replicates']} simulated "
+                f"replicates (seed {kw['seed']})"
             )
-            with bar:
+        simulating = stack.enter_context(
+            progress_bar(kw["n_replicates"] if train else 0, "simulating", kw["quiet"], "rep")
+        )
+        bar = stack.enter_context(
+            progress_bar(settings.n_models if train else 0, "training networks", kw["quiet"], "net")
+        )
 
-                def counting_map(fn, items):
-                    for result in map_fn(fn, items):
-                        bar.update(1)
-                        yield result
+        def counting_map(fn, items):
+            for result in backend.map(fn, items):
+                bar.update(1)
+                yield result
 
-                with progress_bar(inputs.n_snps, "shrinking", kw["quiet"], unit="SNP") as done:
-                    result = shrink_effects(
-                        inputs.beta_std,
-                        inputs.se_std,
-                        inputs.blocks,
-                        inputs.read_block,
-                        method=kw["method"],
-                        model=model,
-                        means=inputs.means,
-                        fingerprint=inputs.fingerprint,
-                        top_r=kw["top_r"],
-                        n_replicates=kw["n_replicates"],
-                        seed=kw["seed"],
-                        mlp_settings=settings,
-                        map_fn=counting_map,
-                        progress=done.update,
-                        matching=kw["matching"],
-                    )
+        with progress_bar(inputs.n_snps, "shrinking", kw["quiet"], unit="SNP") as done:
+            result = shrink_effects(
+                inputs.beta_std,
+                inputs.se_std,
+                inputs.blocks,
+                read_block,
+                method=kw["method"],
+                model=model,
+                means=inputs.means,
+                fingerprint=inputs.fingerprint,
+                top_r=kw["top_r"],
+                n_replicates=kw["n_replicates"],
+                seed=kw["seed"],
+                mlp_settings=settings,
+                map_fn=counting_map,
+                progress=done.update,
+                matching=kw["matching"],
+                simulate_map_fn=simulate_map,
+                simulate_progress=simulating.update,
+            )
     for w in caught:
         log.warning(str(w.message))
     if result.trained:
@@ -253,6 +282,7 @@ class _Inputs:
     """Matched effects (per allele and standardized), their blocks, and the reference."""
 
     plink: object  # PlinkSet
+    fam_index: np.ndarray  # (n,) .fam rows of the reference individuals
     reader: object  # GenotypeReader of the reference individuals
     read_block: object  # (start, stop) -> standardized genotypes of those analysed SNPs
     snp_index: np.ndarray  # (n_snps,) .bim positions of the analysed variants, increasing
@@ -331,6 +361,7 @@ def _inputs(log, kw):
     )
     return _Inputs(
         plink=plink,
+        fam_index=samples.fam_index,
         reader=reader,
         read_block=read_block,
         snp_index=pos,

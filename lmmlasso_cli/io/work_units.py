@@ -56,6 +56,31 @@ class GenotypeSource:
 
 
 @dataclass(frozen=True)
+class StandardizedRange:
+    """A picklable ``read_block(start, stop)`` (`io.dataset.range_reader`'s form): the SNPs
+    ``snp_index[start:stop]`` of ``source``, standardized by the given means and sds. Each call
+    opens the genotype file (work units of ML-MAGES training run it in workers)."""
+
+    source: GenotypeSource
+    snp_index: np.ndarray  # (n_snps,) .bim positions
+    means: np.ndarray  # (n_snps,)
+    sds: np.ndarray  # (n_snps,)
+
+    def __call__(self, start: int, stop: int) -> np.ndarray:
+        from lmmlasso_cli.io.dataset import range_reader
+
+        with self.source.reader() as reader:
+            return range_reader(reader, self.snp_index, self.means, self.sds)(start, stop)
+
+
+def read_range(ranges, start: int, stop: int) -> np.ndarray:
+    """``ranges(start, stop)`` for a `StandardizedRange` or its `io.shared_arrays` record."""
+    from lmmlasso_cli.io.shared_arrays import resolve
+
+    return resolve(ranges)(start, stop)
+
+
+@dataclass(frozen=True)
 class _ShapeOnly:
     """What `GenotypeReader` needs of a `PlinkSet`: the .bed path and its dimensions."""
 

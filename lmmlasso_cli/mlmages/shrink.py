@@ -132,10 +132,13 @@ def train_shrink_model(
     map_fn: Callable = map,
     se_std: np.ndarray | None = None,
     matching: str = "snr",
+    simulate_map_fn: Callable = map,
+    simulate_progress: Callable[[int], None] | None = None,
 ) -> ShrinkModel:
-    """Simulate training data from the genotypes (`training`, block by block in this process:
-    ``read_block`` may hold an open file) and train the ensemble (`mlp`); ``map_fn`` maps over
-    the ensemble's members, whose tasks are picklable."""
+    """Simulate training data from the genotypes (`training`: ``simulate_map_fn`` maps over
+    the blocks used, so ``read_block`` must pickle unless it is the builtin map) and train the
+    ensemble (`mlp`): ``map_fn`` maps over its members, whose tasks are picklable.
+    ``simulate_progress`` receives the number of replicates of each simulated block."""
     data = simulate_training_data(
         read_block,
         blocks,
@@ -146,8 +149,10 @@ def train_shrink_model(
         seed,
         grid,
         settings.nonzero_weight,
+        map_fn=simulate_map_fn,
         se_std=None if se_std is None else np.asarray(se_std, float),
         matching=matching,
+        progress=simulate_progress,
     )
     ensemble = train_ensemble(
         data.features,
@@ -190,13 +195,16 @@ def shrink_effects(
     map_fn: Callable = map,
     progress: Callable[[int], None] | None = None,
     matching: str = "snr",
+    simulate_map_fn: Callable = map,
+    simulate_progress: Callable[[int], None] | None = None,
 ) -> ShrinkResult:
     """Shrink standardized marginal effects ``beta_std``, ``se_std`` (n_snps,) of the analysed
     SNPs, blocked by ``blocks`` (module docstring).
 
     For ``method='mlp'`` without ``model``, the ensemble is trained first, which needs ``means``
     (mean A1 counts, for the MAF weighting) and records ``fingerprint``; a given ``model``
-    fixes ``top_r``. ``progress`` receives the number of SNPs of each finished block."""
+    fixes ``top_r``. ``progress`` receives the number of SNPs of each finished block;
+    ``simulate_map_fn`` and ``simulate_progress`` are `train_shrink_model`'s."""
     if method not in METHODS:
         raise ValueError(f"`method` must be one of {METHODS}, got {method!r}")
     beta_std, se_std = _check(beta_std, se_std, blocks)
@@ -218,6 +226,8 @@ def shrink_effects(
             map_fn,
             se_std=se_std,
             matching=matching,
+            simulate_map_fn=simulate_map_fn,
+            simulate_progress=simulate_progress,
         )
         trained = True
     if model is not None and model.feature_version != FEATURE_VERSION:

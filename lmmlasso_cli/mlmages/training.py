@@ -136,6 +136,40 @@ def simulate_replicate(
     return feats, c * effects, weight
 
 
+@dataclass(frozen=True)
+class BlockSimulations:
+    """The replicates simulated on one block: a work unit of `simulate_training_data`, small to
+    send (the block's SNP range, its slices of the SNP arrays, the replicates' seeds)."""
+
+    start: int
+    stop: int
+    means: np.ndarray  # (b,) mean A1 counts of the block's SNPs
+    beta_std: np.ndarray  # (b,) the user's standardized marginal effects there
+    se_std: np.ndarray | None  # (b,) their standard errors (for ``matching`` "snr")
+    replicates: tuple[int, ...]  # replicate numbers, in increasing order
+    seeds: tuple  # one SeedSequence per replicate
+    points: tuple  # one grid point (p, h2, s, w) per replicate
+    top_r: int
+    nonzero_weight: float
+    matching: str
+
+
+def simulate_block(read_block: ReadBlock, unit: BlockSimulations) -> list[tuple[int, tuple]]:
+    """(replicate, (features, target, weight)) for the replicates of ``unit``; reads the block
+    once with ``read_block`` (picklable when ``map_fn`` runs elsewhere)."""
+    Z = np.asarray(read_block(unit.start, unit.stop), dtype=np.float64)
+    out = []
+    with single_threaded():
+        R = block_ld(Z)
+        for r, seed, point in zip(unit.replicates, unit.seeds, unit.points, strict=True):
+            part = simulate_replicate(
+                Z, R, unit.means, unit.beta_std, point, unit.top_r, np.random.default_rng(seed),
+                unit.nonzero_weight, unit.se_std, unit.matching,
+            )  # fmt: skip
+            out.append((r, part))
+    return out
+
+
 def simulate_training_data(
     read_block: ReadBlock,
     blocks: BlockPartition,
@@ -149,11 +183,16 @@ def simulate_training_data(
     map_fn: Callable = map,
     se_std: np.ndarray | None = None,
     matching: str = "snr",
+    progress: Callable[[int], None] | None = None,
 ) -> TrainingData:
     """Simulate ``n_replicates`` replicates (module docstring) over the blocks of ``blocks``
     with at least `MIN_TRAINING_BLOCK` SNPs. ``means`` (n_snps,) are the mean A1 counts and
     ``beta_std`` (n_snps,) the user's standardized marginal effects, both per analysed SNP.
-    Each block is read once; ``map_fn`` maps over the blocks used."""
+    Each block used is one `BlockSimulations` unit, read once; ``map_fn`` maps
+    `simulate_block` over them (``read_block`` must then pickle); ``progress`` receives the
+    number of replicates of each finished unit."""
+    import functools
+
     if n_replicates < 1:
         raise ValueError(f"`n_replicates` must be >= 1, got {n_replicates}")
     eligible = np.flatnonzero(blocks.sizes >= MIN_TRAINING_BLOCK)
@@ -167,25 +206,30 @@ def simulate_training_data(
     chosen = np.random.default_rng(choice_seq).choice(eligible, size=n_replicates)
     rep_seeds = rep_seq.spawn(n_replicates)
     grid_point = np.arange(n_replicates) % len(points)
-
-    def run_block(t: int) -> list[tuple[int, tuple]]:
+    units = []
+    for t in np.unique(chosen):
         a, b = int(blocks.starts[t]), int(blocks.stops[t])
-        Z = np.asarray(read_block(a, b), dtype=np.float64)
-        out = []
-        with single_threaded():
-            R = block_ld(Z)
-            for r in np.flatnonzero(chosen == t):
-                rng = np.random.default_rng(rep_seeds[r])
-                point = points[grid_point[r]]
-                user_se = None if se_std is None else se_std[a:b]
-                part = simulate_replicate(
-                    Z, R, means[a:b], beta_std[a:b], point, top_r, rng, nonzero_weight,
-                    user_se, matching,
-                )  # fmt: skip
-                out.append((int(r), part))
-        return out
-
-    results = dict(item for part in map_fn(run_block, np.unique(chosen)) for item in part)
+        reps = np.flatnonzero(chosen == t)
+        units.append(
+            BlockSimulations(
+                a,
+                b,
+                means[a:b],
+                beta_std[a:b],
+                None if se_std is None else se_std[a:b],
+                tuple(int(r) for r in reps),
+                tuple(rep_seeds[r] for r in reps),
+                tuple(points[grid_point[r]] for r in reps),
+                top_r,
+                nonzero_weight,
+                matching,
+            )  # fmt: skip
+        )
+    results = {}
+    for part in map_fn(functools.partial(simulate_block, read_block), units):
+        results.update(part)
+        if progress is not None:
+            progress(len(part))
     parts = [results[r] for r in range(n_replicates)]
     return TrainingData(
         features=np.concatenate([p[0] for p in parts]),
