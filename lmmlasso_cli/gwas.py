@@ -399,32 +399,51 @@ def scan_loco(
 
     ``kin`` is a `kinship.Kinship` computed with per-chromosome parts; ``phenotypes`` holds
     (y, covariates) per phenotype, all on the kinship's individuals; ``blocks_of(c)`` yields the
-    standardized blocks of chromosome c as `scan` takes them. For each c in ``chromosomes``:
-    K_-c (`kinship.leave_one_chromosome_out`), its eigendecomposition, the null model of every
-    phenotype under ``search``, then `scan` of c's SNPs at each phenotype's δ (or per SNP for
-    ``method="exact"``). The per-chromosome results are merged in .bim order.
+    standardized blocks of chromosome c as `scan` takes them. Each chromosome is
+    `scan_loco_chromosome`; the per-chromosome results are merged in .bim order (`merge_loco`).
     """
-    from lmmlasso_cli.kinship import leave_one_chromosome_out
-    from lmmlasso_cli.nullmodel import eigendecompose, fit_null_model
-
     if kin.chrom_parts is None or len(kin.chrom_parts) < 2:
         found = ", ".join(kin.chrom_parts or {}) or "none"
         raise InputError(
             f"LOCO needs usable SNPs on at least two chromosomes, found {found}; widen the "
             f"chromosome selection or scan with one kinship"
         )
-    parts: list[list[Association]] = [[] for _ in phenotypes]
-    done = []
-    for c in chromosomes:
-        eig = eigendecompose(leave_one_chromosome_out(kin, c))
-        nulls = tuple(fit_null_model(y, eig, C, search) for y, C in phenotypes)
-        models = [
-            prepare_scan(y, C, eig, null.log_delta)
-            for (y, C), null in zip(phenotypes, nulls, strict=True)
+    return merge_loco(
+        [
+            scan_loco_chromosome(kin.chrom_parts, c, phenotypes, blocks_of(c), method, search)
+            for c in chromosomes
         ]
-        results = scan(blocks_of(c), eig, models, method, search.log_delta_range)
-        for k, assoc in enumerate(results):
-            parts[k].append(assoc)
-        n_other = kin.n_snps - kin.chrom_parts.get(c, (None, 0))[1]
-        done.append(LocoChromosome(c, n_other, nulls))
-    return LocoScan([merge(p) for p in parts], done)
+    )
+
+
+def scan_loco_chromosome(
+    chrom_parts: dict,
+    chrom: str,
+    phenotypes: list[tuple[np.ndarray, np.ndarray]],
+    blocks: Iterable[tuple[np.ndarray, np.ndarray, np.ndarray]],
+    method: str = "fixed",
+    search: NullSearch = NullSearch(),
+) -> tuple[list[Association], LocoChromosome]:
+    """One chromosome of `scan_loco`: K_-c from ``chrom_parts`` (chrom -> (Z_d Z_dᵀ, n_snps_d),
+    `kinship.leave_one_chromosome_out`), its eigendecomposition, the null model of every
+    phenotype under ``search``, then `scan` of ``blocks`` (chromosome c's SNPs) at each
+    phenotype's δ (or per SNP for ``method="exact"``). A unit of work on its own."""
+    from lmmlasso_cli.kinship import leave_one_chromosome_out
+    from lmmlasso_cli.nullmodel import eigendecompose, fit_null_model
+
+    eig = eigendecompose(leave_one_chromosome_out(chrom_parts, chrom))
+    nulls = tuple(fit_null_model(y, eig, C, search) for y, C in phenotypes)
+    models = [
+        prepare_scan(y, C, eig, null.log_delta)
+        for (y, C), null in zip(phenotypes, nulls, strict=True)
+    ]
+    results = scan(blocks, eig, models, method, search.log_delta_range)
+    n_other = sum(n for c, (_, n) in chrom_parts.items() if c != chrom)
+    return results, LocoChromosome(chrom, n_other, nulls)
+
+
+def merge_loco(chromosomes: list[tuple[list[Association], LocoChromosome]]) -> LocoScan:
+    """The `LocoScan` of per-chromosome results (`scan_loco_chromosome`), in .bim order."""
+    n_pheno = len(chromosomes[0][0])
+    associations = [merge([res[k] for res, _ in chromosomes]) for k in range(n_pheno)]
+    return LocoScan(associations, [done for _, done in chromosomes])

@@ -295,18 +295,24 @@ def compute_kinship(
     return finish_kinship(part, scaling)
 
 
-def leave_one_chromosome_out(kin: Kinship, chrom: str) -> np.ndarray:
+def leave_one_chromosome_out(kin: Kinship | dict, chrom: str) -> np.ndarray:
     """Kinship from every chromosome but ``chrom``, with the same normalization rule.
 
-    K_-c = (Σ_{d≠c} Z_d Z_dᵀ) / (p_-c · scale_-c), scale_-c its own mean diagonal.
+    K_-c = (Σ_{d≠c} Z_d Z_dᵀ) / (p_-c · scale_-c), scale_-c its own mean diagonal. ``kin`` is a
+    `Kinship` with per-chromosome parts, or its ``chrom_parts`` (chrom -> (Z_d Z_dᵀ, p_d)); the
+    parts are added in the dict's order.
     """
-    if kin.chrom_parts is None:
+    parts = kin if isinstance(kin, dict) else kin.chrom_parts
+    if parts is None:
         raise ValueError("kinship was computed without per-chromosome parts")
-    total = np.zeros_like(kin.matrix)
+    total = None
     n_snps = 0
-    for c, (part, n) in kin.chrom_parts.items():
+    for c, (part, n) in parts.items():
         if c != chrom:
-            total += part
+            if total is None:
+                total = np.array(part, dtype=np.float64)  # a copy (the part may be read-only)
+            else:
+                total += part
             n_snps += n
     if n_snps == 0:
         raise ValueError(f"no SNP outside chromosome {chrom}: LOCO needs at least two chromosomes")

@@ -100,6 +100,23 @@ def test_gwas_over_phenotypes_is_identical_on_the_cluster(data, cluster):
     on_backends(data, cluster, "lm", [*args, "--pheno-name", "q", "--lm"])
 
 
+def test_gwas_loco_is_identical_on_every_backend(data, cluster, monkeypatch):
+    """--loco: the kinship units, then one unit per chromosome (its K_-c, eigendecomposition,
+    null models and scan), serial, on the cluster and on worker processes."""
+    import lmmlasso_cli.cli.gwas as gwas_command
+
+    args = ["gwas", *data["inputs"], "--loco", "--block-size", "16", "--pheno-name", "q,q_na"]
+    serial, dask2 = on_backends(data, cluster, "loco", args)
+    with open(dask2 + ".log") as handle:
+        assert "chromosome 2: kinship from the 149 SNPs of the other" in handle.read()
+    monkeypatch.setattr(gwas_command, "POOL_MIN_CALLS", 0)
+    pool = str(data["folder"] / "loco_pool")
+    run(*args, "--threads", "2", "--out", pool)
+    with open(pool + ".log") as handle:
+        assert "2 worker processes" in handle.read()
+    assert_same_outputs(serial, pool)
+
+
 def test_gwas_on_worker_processes_equals_the_serial_scan(data, monkeypatch):
     """Without --scheduler a big scan runs its SNP units on --threads processes."""
     import lmmlasso_cli.cli.gwas as gwas_command

@@ -261,7 +261,12 @@ def test_cli_loco_equals_scan_with_kinship_of_other_chromosomes(tiny, tmp_path):
         expected = read_gwas(f"{direct}.gwas.tsv")
         got = loco[loco["#CHROM"] == int(chrom)]
         assert list(got.ID) == list(expected.ID)
-        for col in ("BETA", "SE", "T_STAT", "P"):
+        # the two kinships round differently (fixed point over 300 vs 150 SNPs, 1e-16), which
+        # moves the null model's δ within its optimizer's tolerance: BETA to 1e-6 of its SE
+        se = expected.SE.to_numpy()
+        np.testing.assert_allclose(got.BETA, expected.BETA, rtol=TSV_RTOL, atol=1e-6 * se.min())
+        np.testing.assert_allclose(got.T_STAT, expected.T_STAT, rtol=TSV_RTOL, atol=1e-6)
+        for col in ("SE", "P"):
             np.testing.assert_allclose(got[col], expected[col], rtol=TSV_RTOL)
     log = open(f"{out}.log").read()
     assert "chromosome 1: kinship from the 150 SNPs of the other chromosomes" in log

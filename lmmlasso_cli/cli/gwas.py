@@ -55,8 +55,8 @@ JOB_PARAMS = ("maf", "block_size", "exact", "lm", "log_delta_range", "transform"
     is_flag=True,
     help="Leave one chromosome out: test each chromosome against a kinship of the others, "
     "computed here from the --bfile SNPs kept by --chr/--extract/--exclude/--maf (needs "
-    "two or more chromosomes; memory about (chromosomes + 2) x n² x 8 bytes). --kinship "
-    "is ignored.",
+    "two or more chromosomes; memory about (chromosomes + 2) x n² x 8 bytes). One unit per "
+    "chromosome (its kinship, eigendecomposition, null models and scan). --kinship is ignored.",
 )
 @click.option(
     "--pcs",
@@ -137,7 +137,6 @@ def run_gwas(log, kw):
 
     from lmmlasso_cli.cli.options import data_options_from, null_search_from
     from lmmlasso_cli.cli.pipeline import backend_for, iter_phenotypes, load_inputs
-    from lmmlasso_cli.io.plink import GenotypeReader
 
     _check(kw)
     method = "ols" if kw["lm"] else "exact" if kw["exact"] else "fixed"
@@ -148,7 +147,7 @@ def run_gwas(log, kw):
     data, kin = load_inputs(log, data_options_from(kw), kinship)
     from lmmlasso_cli.cli.pipeline import plan_for_data
 
-    pool = not kw["loco"] and data.samples.n_samples * len(data.snp_index) >= POOL_MIN_CALLS
+    pool = data.samples.n_samples * len(data.snp_index) >= POOL_MIN_CALLS
     plan_for_data(log, kw, "gwas", data, kin, units=len(data.snp_index) if pool else 1)
     if method == "exact":  # numba compiles the kernels during the eigh and SNP reading
         from lmmlasso_cli.gwas import prepare_exact_kernels
@@ -165,8 +164,7 @@ def run_gwas(log, kw):
         # SNP units on --threads worker processes (one BLAS thread each) once the scan is big
         # enough to pay for starting them; the bytes equal a serial run's
         n_units = len(data.snp_index)
-        opened = None if kw["loco"] else backend_for(log, kw, n_units, processes=pool)
-        backend = None if opened is None else stack.enter_context(opened)
+        backend = stack.enter_context(backend_for(log, kw, n_units, processes=pool))
         fits = iter_phenotypes(
             log,
             data,
@@ -179,9 +177,7 @@ def run_gwas(log, kw):
         for _, group in itertools.groupby(fits, key=lambda pf: pf.group):
             group = list(group)
             if kw["loco"]:
-                with GenotypeReader(data.plink, group[0].fam_index, kw["threads"]) as reader:
-                    results = _scan_loco(log, kw, data, reader, group, method, search)
-                header = []
+                results, header = _scan_loco(log, kw, data, group, method, search, backend), []
             else:
                 eig = group[0].eig
                 deltas = [pf.null.log_delta if eig is not None else None for pf in group]
@@ -352,54 +348,102 @@ def _blocks(log, kw, reader, group, snp_index, label=""):
     )
 
 
-def _scan_loco(log, kw, data, reader, group, method, search):
-    """One kinship pass keeping per-chromosome parts, then `gwas.scan_loco`."""
+def _scan_loco(log, kw, data, group, method, search, backend):
+    """One kinship pass keeping per-chromosome parts (`_loco_kinship`), then one unit per
+    chromosome (`io.work_units.loco_unit`: K_-c, its eigendecomposition, the null models and
+    the scan of c's SNPs) on ``backend``; results merged in .bim order."""
+    import functools
+
     from lmmlasso_cli.cli.runner import progress_bar
     from lmmlasso_cli.errors import InputError
-    from lmmlasso_cli.gwas import scan_loco
-    from lmmlasso_cli.kinship import compute_kinship
+    from lmmlasso_cli.gwas import merge_loco
+    from lmmlasso_cli.io.work_units import GenotypeSource, loco_unit
 
     plink, snp_index = data.plink, data.snp_index
-    with progress_bar(len(snp_index), "LOCO kinship", kw["quiet"], unit="SNP") as bar:
-        try:
-            kin = compute_kinship(
-                reader.blocks(snp_index, kw["block_size"], codes=True),
-                reader.n_samples,
-                maf_min=kw["maf"],
-                chrom=plink.chrom,
-                progress=bar.update,
-                blas_threads=kw["threads"],
-                precision=kw["precision"],
-            )
-        except ValueError as exc:
-            raise InputError(f"{plink.bed_path}: {exc}") from None
-    chroms = list(dict.fromkeys(plink.chrom[snp_index]))
+    kin = _loco_kinship(log, kw, data, group, backend)
+    chroms = [c for c in dict.fromkeys(plink.chrom[snp_index]) if c in kin.chrom_parts]
     if len(kin.chrom_parts) < 2:
         raise InputError(
             f"{plink.bim_path}: --loco needs usable SNPs on at least two chromosomes, found "
             f"{', '.join(kin.chrom_parts) or 'none'}; widen --chr or drop --loco"
         )
-    log.info(
-        f"LOCO kinship: {kin.n_snps} SNPs on {len(kin.chrom_parts)} chromosomes over "
-        f"{reader.n_samples} individuals"
+    n = len(group[0].fid)
+    log.info(f"LOCO kinship: {kin.n_snps} SNPs on {len(kin.chrom_parts)} chromosomes over {n} "
+             f"individuals; one unit per chromosome")  # fmt: skip
+    shared = {c: (backend.share(part), count) for c, (part, count) in kin.chrom_parts.items()}
+    threads = 1 if backend.distributed else kw["threads"]
+    task = functools.partial(
+        loco_unit,
+        GenotypeSource.of(plink, group[0].fam_index, threads),
+        kw["block_size"],
+        kw["maf"],
+        kw["precision"],
+        shared,
+        [(pf.pheno.values, pf.covariates) for pf in group],
+        method,
+        search,
     )
-
-    def blocks_of(c):
-        here = snp_index[plink.chrom[snp_index] == c]
-        return _blocks(log, kw, reader, group, here, f" chr{c}")
-
-    phenotypes = [(pf.pheno.values, pf.covariates) for pf in group]
-    loco = scan_loco(kin, chroms, phenotypes, blocks_of, method, search)
-    for part in loco.chromosomes:
+    names = ",".join(pf.pheno.name for pf in group)
+    items = [(c, snp_index[plink.chrom[snp_index] == c]) for c in chroms]
+    parts = []
+    with progress_bar(len(snp_index), f"gwas {names} LOCO", kw["quiet"], unit="SNP") as bar:
+        for part in backend.map(task, items):
+            parts.append(part)
+            bar.update(part.n_read)
+    for part in parts:
+        done, dropped = part.chromosome, part.n_all_missing + part.n_monomorphic + part.n_low_maf
         log.info(
-            f"chromosome {part.chrom}: kinship from the {part.n_snps_kinship} SNPs of the "
-            f"other chromosomes; log δ "
+            f"chromosome {done.chrom}: kinship from the {done.n_snps_kinship} SNPs of the "
+            f"other chromosomes; {part.n_read - dropped} SNPs tested (dropped "
+            f"{part.n_monomorphic} monomorphic, {part.n_all_missing} all-missing, "
+            f"{part.n_low_maf} with MAF < {kw['maf']}); log δ "
             + ", ".join(
                 f"{pf.pheno.name} {null.log_delta:.4f}"
-                for pf, null in zip(group, part.nulls, strict=True)
+                for pf, null in zip(group, done.nulls, strict=True)
             )
         )
-    return loco.associations
+    return merge_loco([(p.associations, p.chromosome) for p in parts]).associations
+
+
+def _loco_kinship(log, kw, data, group, backend):
+    """The kinship of the group's individuals with per-chromosome parts, summed over the units
+    of `kinship` (fixed point, so the same bits on every backend)."""
+    import dataclasses
+    import functools
+
+    import numpy as np
+
+    from lmmlasso_cli.cli.kinship import BLOCKS_PER_UNIT as KINSHIP_BLOCKS
+    from lmmlasso_cli.cli.runner import progress_bar
+    from lmmlasso_cli.errors import InputError
+    from lmmlasso_cli.io.work_units import GenotypeSource, kinship_unit, snp_units
+    from lmmlasso_cli.kinship import add_parts, finish_kinship, fixed_point_bits
+
+    plink, snp_index = data.plink, data.snp_index
+    names, codes = np.unique(plink.chrom, return_inverse=True)  # small codes travel to units
+    bits = fixed_point_bits(len(group[0].fid), len(snp_index))
+    threads = 1 if backend.distributed else kw["threads"]
+    task = functools.partial(
+        kinship_unit,
+        GenotypeSource.of(plink, group[0].fam_index, threads),
+        kw["block_size"],
+        kw["maf"],
+        "empirical",
+        kw["precision"],
+        bits,
+        chrom=backend.share(codes.astype(np.int32)),
+    )
+    items = [snp_index[u] for u in snp_units(len(snp_index), kw["block_size"], KINSHIP_BLOCKS)]
+    with progress_bar(len(snp_index), "LOCO kinship", kw["quiet"], unit="SNP") as bar:
+        part = backend.tree_sum(task, items, add_parts, progress=lambda i: bar.update(len(i)))
+    try:
+        kin = finish_kinship(part)
+    except ValueError as exc:
+        raise InputError(f"{plink.bed_path}: {exc}") from None
+    order = {int(code): str(names[code]) for code in kin.chrom_parts}
+    return dataclasses.replace(
+        kin, chrom_parts={order[int(c)]: value for c, value in kin.chrom_parts.items()}
+    )
 
 
 def _write(log, kw, data, pf, assoc, multi, header):

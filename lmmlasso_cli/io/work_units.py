@@ -102,9 +102,13 @@ def kinship_unit(
     precision: str,
     fixed_bits: int,
     positions,
+    chrom=None,
 ):
     """The `kinship.KinshipPart` of the SNPs at ``positions`` (.bim rows), read in blocks of
-    one-byte codes, in fixed point of ``fixed_bits`` (`kinship.to_fixed`: units add exactly)."""
+    one-byte codes, in fixed point of ``fixed_bits`` (`kinship.to_fixed`: units add exactly).
+    ``chrom`` (a chromosome code per .bim row, or its shared array) keeps per-chromosome parts.
+    """
+    from lmmlasso_cli.io.shared_arrays import resolve
     from lmmlasso_cli.kinship import kinship_part, to_fixed
 
     with source.reader() as reader:
@@ -114,6 +118,7 @@ def kinship_unit(
             reader.n_samples,
             maf_min=maf,
             scaling=scaling,
+            chrom=None if chrom is None else resolve(chrom),
             blas_threads=source.num_threads,
             precision=precision,
         )
@@ -131,24 +136,55 @@ class ScanPart:
     n_low_maf: int
 
 
+def _standardized_blocks(reader, positions, maf, block_size, precision, counts):
+    """`gwas.scan`'s blocks of the SNPs at ``positions``; adds the SNPs dropped as all-missing,
+    monomorphic and below ``maf`` to ``counts`` (3,)."""
+    from lmmlasso_cli.io.dataset import iter_standardized
+
+    stream = iter_standardized(
+        reader, np.asarray(positions), maf, block_size, dtype=np.dtype(precision)
+    )
+    for block in stream:
+        counts[:] += (block.n_all_missing, block.n_monomorphic, block.n_low_maf)
+        yield block.snp_index, block.matrix, block.sds
+
+
 def gwas_unit(source, block_size, maf, eig, models, method, log_delta_range, precision, positions):
     """Scan the SNPs at ``positions`` (standardized in blocks of ``precision``, unusable SNPs
     dropped)."""
     from lmmlasso_cli.gwas import scan
-    from lmmlasso_cli.io.dataset import iter_standardized
     from lmmlasso_cli.io.shared_arrays import resolve
 
     eig, models = resolve(eig), [resolve(m) for m in models]
     counts = np.zeros(3, dtype=np.int64)
-
-    def blocks(reader):
-        stream = iter_standardized(
-            reader, np.asarray(positions), maf, block_size, dtype=np.dtype(precision)
-        )
-        for block in stream:
-            counts[:] += (block.n_all_missing, block.n_monomorphic, block.n_low_maf)
-            yield block.snp_index, block.matrix, block.sds
-
     with source.reader() as reader:
-        results = scan(blocks(reader), eig, models, method, log_delta_range)
+        blocks = _standardized_blocks(reader, positions, maf, block_size, precision, counts)
+        results = scan(blocks, eig, models, method, log_delta_range)
     return ScanPart(results, len(positions), *(int(c) for c in counts))
+
+
+@dataclass(frozen=True)
+class LocoPart:
+    """`gwas.scan_loco_chromosome` of one chromosome (a `ScanPart` with its null models)."""
+
+    associations: list  # one gwas.Association per phenotype
+    chromosome: object  # gwas.LocoChromosome
+    n_read: int
+    n_all_missing: int
+    n_monomorphic: int
+    n_low_maf: int
+
+
+def loco_unit(source, block_size, maf, precision, chrom_parts, phenotypes, method, search, item):
+    """One chromosome of a LOCO scan: ``item`` = (chromosome, .bim positions of its SNPs);
+    ``chrom_parts`` maps every chromosome to (its Z Zᵀ or that array shared, its SNP count)."""
+    from lmmlasso_cli.gwas import scan_loco_chromosome
+    from lmmlasso_cli.io.shared_arrays import resolve
+
+    chrom, positions = item
+    parts = {c: (resolve(part), n) for c, (part, n) in chrom_parts.items()}
+    counts = np.zeros(3, dtype=np.int64)
+    with source.reader() as reader:
+        blocks = _standardized_blocks(reader, positions, maf, block_size, precision, counts)
+        results, done = scan_loco_chromosome(parts, chrom, phenotypes, blocks, method, search)
+    return LocoPart(results, done, len(positions), *(int(c) for c in counts))
