@@ -59,11 +59,27 @@ def blas_threads(_=None) -> list[int]:
 
 
 def _one_blas_thread(fn: Callable, item):
-    """``fn(item)`` with one BLAS thread (Dask workers have threads of their own)."""
+    """``fn(item)`` with one BLAS thread and one numba thread (Dask workers have threads of
+    their own; Dask limits BLAS in its workers' environment but not numba, whose parallel
+    kernels would otherwise start a thread per core in every worker)."""
     from threadpoolctl import threadpool_limits
 
-    with threadpool_limits(limits=1):
+    with threadpool_limits(limits=1), _one_numba_thread():
         return fn(item)
+
+
+@contextlib.contextmanager
+def _one_numba_thread():
+    """numba's parallel regions launched from this thread use one thread, if numba is loaded
+    (kernels give the same bits for any thread count; this is about CPU, not results)."""
+    import numba
+
+    before = numba.get_num_threads()
+    numba.set_num_threads(1)
+    try:
+        yield
+    finally:
+        numba.set_num_threads(before)
 
 
 def tree_sum(values: Iterable, add: Callable):
