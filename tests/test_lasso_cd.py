@@ -180,3 +180,61 @@ def test_duplicated_and_zero_columns(problem, l2):
     others = np.setdiff1d(np.arange(m), dup)
     np.testing.assert_allclose(w[others], ref.coef_[others], rtol=0, atol=COEF_ATOL)
     np.testing.assert_allclose(X @ w, X @ ref.coef_, rtol=0, atol=10 * COEF_ATOL)
+
+
+def solve_gram(X, y, l1, l2, tol=TIGHT_TOL, max_epochs=MAX_EPOCHS, w=None, anderson_depth=None):
+    w = np.zeros(X.shape[1]) if w is None else w.copy()
+    G = np.asfortranarray(X.T @ X)
+    c = X.T @ (y - X @ w)
+    args = (G, X.T @ y, float(y @ y), w, c, l1, l2, tol * (y @ y), max_epochs)
+    if anderson_depth is not None:
+        args = args + (anderson_depth,)
+    gap, n_epochs = _cd.cd_epochs_gram(*args)
+    return w, c, gap, n_epochs
+
+
+@pytest.mark.parametrize("l2", [0.0, 1.5])
+@pytest.mark.parametrize("anderson_depth", [0, 5])
+def test_gram_form_reaches_the_same_optimum(problem, l2, anderson_depth):
+    """The Gram (covariance) kernel: sklearn's coefficients, its gap equal to the independent
+    gap, and c kept equal to Xᵀ(y − Xw)."""
+    X, y = problem
+    n = X.shape[0]
+    l1 = 0.05 * np.max(np.abs(X.T @ y))
+    w, c, gap, _ = solve_gram(X, y, l1, l2, anderson_depth=anderson_depth)
+    mu = l1 + l2
+    ref = ElasticNet(
+        alpha=mu / n, l1_ratio=l1 / mu, fit_intercept=False, tol=TIGHT_TOL,
+        max_iter=SKLEARN_MAX_ITER,
+    ).fit(X, y)  # fmt: skip
+    np.testing.assert_allclose(w, ref.coef_, rtol=0, atol=COEF_ATOL)
+    assert gap <= TIGHT_TOL * (y @ y)
+    assert abs(gap - numpy_gap(X, y, w, l1, l2)) <= GAP_RTOL * (y @ y)
+    np.testing.assert_allclose(c, X.T @ (y - X @ w), rtol=0, atol=1e-10 * np.sqrt(y @ y))
+
+
+@pytest.mark.parametrize("epochs", [1, 4])
+def test_gram_gap_equals_independent_gap_before_convergence(problem, epochs):
+    X, y = problem
+    l1 = 0.02 * np.max(np.abs(X.T @ y))
+    w, _, gap, n_epochs = solve_gram(X, y, l1, 0.5, max_epochs=epochs, anderson_depth=0)
+    assert n_epochs == epochs
+    expected = numpy_gap(X, y, w, l1, 0.5)
+    assert expected > TIGHT_TOL * (y @ y)
+    assert abs(gap - expected) <= GAP_RTOL * (y @ y)
+    plain, _, _, _ = solve(X, y, l1, 0.5, max_epochs=epochs, anderson_depth=0)
+    np.testing.assert_allclose(w, plain, rtol=0, atol=1e-12)  # the same updates in order
+
+
+def test_gram_form_with_duplicated_and_zero_columns(problem):
+    X, y = problem
+    X = np.asfortranarray(np.column_stack([X, X[:, 3], X[:, 3], np.zeros(X.shape[0])]))
+    m = X.shape[1]
+    l1 = 0.05 * np.max(np.abs(X.T @ y))
+    w, _, gap, _ = solve_gram(X, y, l1, 0.0)
+    plain, _, _, _ = solve(X, y, l1, 0.0)
+    assert gap <= TIGHT_TOL * (y @ y) and w[m - 1] == 0.0
+    dup = [3, m - 3, m - 2]
+    assert abs(w[dup].sum() - plain[dup].sum()) <= COEF_ATOL
+    others = np.setdiff1d(np.arange(m), dup)
+    np.testing.assert_allclose(w[others], plain[others], rtol=0, atol=COEF_ATOL)

@@ -75,6 +75,17 @@ def problem():
     return make_problem()
 
 
+@pytest.fixture(params=["gram", "columns"], autouse=True)
+def kernel_form(request, monkeypatch):
+    """Every test runs with the working-set kernel in the Gram form (|W| ≤ n) and in the
+    column form (the Gram form off)."""
+    import lmmlasso_cli.lasso.path as path_module
+
+    if request.param == "columns":
+        monkeypatch.setattr(path_module, "GRAM_MAX_RATIO", 0.0)
+    return request.param
+
+
 def test_path_matches_sklearn_lasso_path(problem):
     X, y = problem
     n = X.shape[0]

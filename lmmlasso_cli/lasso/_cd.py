@@ -252,3 +252,131 @@ def cd_epochs(X, y, w, R, col_norm2, l1, l2, tol_gap, max_epochs, anderson_depth
         if gap <= tol_gap:
             return gap, epoch + 1
     return gap, max_epochs
+
+
+# ---------------------------------------------------------------------------------------------
+# Gram (covariance) form: the same updates on G = XᵀX and c = XᵀR, for a working set small
+# against n (glmnet's type.gaussian = "covariance"). An update of w_j costs O(m), not O(n).
+
+
+@njit(cache=True, fastmath=_FASTMATH)
+def _gram_residual_parts(b, y_norm2, w, c):
+    """(‖R‖², Rᵀy) from c = XᵀR, b = Xᵀy and ‖y‖²: Rᵀy = ‖y‖² − wᵀb, ‖R‖² = Rᵀy − wᵀc."""
+    r_dot_y = y_norm2 - _dot(w, b)
+    return r_dot_y - _dot(w, c), r_dot_y
+
+
+@njit(cache=True, fastmath=_FASTMATH)
+def _gram_gap(b, y_norm2, w, c, l1, l2):
+    dual_norm = 0.0
+    w_l1 = 0.0
+    w_norm2 = 0.0
+    for j in range(w.shape[0]):
+        a = abs(c[j] - l2 * w[j])
+        if a > dual_norm:
+            dual_norm = a
+        w_l1 += abs(w[j])
+        w_norm2 += w[j] * w[j]
+    r_norm2, r_dot_y = _gram_residual_parts(b, y_norm2, w, c)
+    return gap_from_parts(dual_norm, r_norm2, r_dot_y, w_l1, w_norm2, l1, l2)
+
+
+@njit(cache=True, fastmath=_FASTMATH)
+def _gram_refresh(G, b, w, c):
+    """c = b − G w exactly (drops the drift of the incremental updates)."""
+    m = w.shape[0]
+    for k in range(m):
+        c[k] = b[k]
+    for j in range(m):
+        if w[j] != 0.0:
+            for k in range(m):
+                c[k] -= w[j] * G[k, j]
+
+
+@njit(cache=True, fastmath=_FASTMATH)
+def _gram_primal(b, y_norm2, w, c, l1, l2):
+    r_norm2, _ = _gram_residual_parts(b, y_norm2, w, c)
+    w_l1 = 0.0
+    w_norm2 = 0.0
+    for j in range(w.shape[0]):
+        w_l1 += abs(w[j])
+        w_norm2 += w[j] * w[j]
+    return 0.5 * r_norm2 + l1 * w_l1 + 0.5 * l2 * w_norm2
+
+
+@njit(cache=True, fastmath=_FASTMATH)
+def _try_anderson_gram(G, b, y_norm2, w, c, iterates, l1, l2):
+    """`_try_anderson` in the Gram form: c follows w through G."""
+    coefs = _anderson_weights(iterates)
+    if coefs.size == 0:
+        return
+    m = w.shape[0]
+    w_acc = np.zeros(m)
+    for k in range(coefs.size):
+        for j in range(m):
+            w_acc[j] += coefs[k] * iterates[k + 1, j]
+    c_acc = np.empty(m)
+    for k in range(m):
+        c_acc[k] = c[k]
+    for j in range(m):
+        delta = w_acc[j] - w[j]
+        if delta != 0.0:
+            for k in range(m):
+                c_acc[k] -= delta * G[k, j]
+    if _gram_primal(b, y_norm2, w_acc, c_acc, l1, l2) < _gram_primal(b, y_norm2, w, c, l1, l2):
+        for j in range(m):
+            w[j] = w_acc[j]
+            c[j] = c_acc[j]
+
+
+@njit(cache=True, fastmath=_FASTMATH)
+def cd_epochs_gram(G, b, y_norm2, w, c, l1, l2, tol_gap, max_epochs, anderson_depth=ANDERSON_DEPTH):
+    """`cd_epochs` on P(w) = ½‖y − Xw‖² + l1‖w‖₁ + ½·l2‖w‖² through the Gram matrix.
+
+    G = XᵀX (m, m) Fortran order (its diagonal the squared column norms; columns with norm 0
+    are skipped, so pass their w as 0); b = Xᵀy (m,); y_norm2 = ‖y‖²; w (m,) updated in
+    place; c (m,) must equal Xᵀ(y − Xw) on entry and is kept equal to it. The same cyclic
+    updates, soft-threshold slack and Anderson steps as `cd_epochs`, with
+    z = c_j + G_jj·w_j and c ← c − δ·G[:, j]; ‖R‖² = ‖y‖² − wᵀb − wᵀc and Rᵀy = ‖y‖² − wᵀb
+    give the gap. Before returning converged, c is recomputed as b − Gw and the gap checked
+    again, so rounding drift cannot certify. Returns (gap, n_epochs).
+    """
+    m = w.shape[0]
+    if max_epochs <= 0:
+        return _gram_gap(b, y_norm2, w, c, l1, l2), 0
+    iterates = np.empty((max(anderson_depth, 0) + 1, m))
+    gap = np.inf
+    for epoch in range(max_epochs):
+        r_norm2, _ = _gram_residual_parts(b, y_norm2, w, c)
+        r_norm = np.sqrt(max(r_norm2, 0.0))
+        for j in range(m):
+            norm2 = G[j, j]
+            if norm2 == 0.0:
+                continue
+            w_old = w[j]
+            z = c[j] + norm2 * w_old
+            slack = SOFT_RTOL * np.sqrt(norm2) * r_norm
+            if z > l1 + slack:
+                w_new = (z - l1) / (norm2 + l2)
+            elif z < -l1 - slack:
+                w_new = (z + l1) / (norm2 + l2)
+            else:
+                w_new = 0.0
+            if w_new != w_old:
+                delta = w_new - w_old
+                for k in range(m):
+                    c[k] -= delta * G[k, j]
+                w[j] = w_new
+        if anderson_depth > 0:
+            slot = epoch % (anderson_depth + 1)
+            for j in range(m):
+                iterates[slot, j] = w[j]
+            if slot == anderson_depth:
+                _try_anderson_gram(G, b, y_norm2, w, c, iterates, l1, l2)
+        gap = _gram_gap(b, y_norm2, w, c, l1, l2)
+        if gap <= tol_gap:
+            _gram_refresh(G, b, w, c)
+            gap = _gram_gap(b, y_norm2, w, c, l1, l2)
+            if gap <= tol_gap:
+                return gap, epoch + 1
+    return gap, max_epochs

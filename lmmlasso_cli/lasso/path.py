@@ -26,7 +26,10 @@ Working-set strategy (most features are never materialized — for the LMM desig
    solution. At most max(|supp w|, WS_MIN_SIZE) candidates are added (largest |c_j| first).
 3. Round: fetch X̃_W (``design.columns``), run the kernel on W until its gap is
    ≤ WS_INNER_TOL·tol·‖y‖², recompute R exactly, then ONE ``design.correlations(R)`` call and the
-   global gap. Stop if it is ≤ tol·‖y‖².
+   global gap. Stop if it is ≤ tol·‖y‖². While |W| ≤ n (and ≤ GRAM_MAX_FEATURES) the kernel
+   is the Gram form (`_cd.cd_epochs_gram`, glmnet's "covariance" updates): G = X̃_WᵀX̃_W is
+   kept from round to round and from μ to μ (`_GramCache`: only new columns' products are
+   computed), and an update costs O(|W|) instead of O(n).
 4. Otherwise add the features outside W that violate the KKT conditions most (|c_j| > l1), at
    most max(|W|, WS_MIN_SIZE) of them, so W at most doubles per round and few rounds are needed
    (as in celer / skglm). If nothing outside W violates (the gap shortfall is inside W, e.g. by
@@ -61,6 +64,10 @@ WS_MIN_SIZE = 10
 WS_INNER_TOL = 0.5
 # Factor tightening the inner tolerance when the global gap fails without outside violators.
 WS_TIGHTEN = 0.1
+# The kernel works on the Gram matrix G = X̃_WᵀX̃_W (updates in O(|W|), not O(n)) while
+# |W| <= GRAM_MAX_RATIO * n and |W| <= GRAM_MAX_FEATURES (G then takes at most 128 MB).
+GRAM_MAX_RATIO = 1.0
+GRAM_MAX_FEATURES = 4096
 # fit_n_active: step down from mu_max by this factor until n_active >= K ...
 N_ACTIVE_DESCENT = 0.5
 # ... but not below mu_max * N_ACTIVE_MIN_RATIO; bisection stops when log(mu_hi / mu_lo) < this.
@@ -239,6 +246,38 @@ def _initial_state(design: Design, y: np.ndarray, coefs_init: np.ndarray | None)
     return _State(w, resid, design.correlations(resid))
 
 
+class _GramCache:
+    """G = X̃_WᵀX̃_W of the last working set W, so that the next one (the next round, or the
+    next μ of a path) computes only the products of its new columns."""
+
+    def __init__(self):
+        self.index: np.ndarray | None = None
+        self.gram: np.ndarray | None = None
+
+    def get(self, ws: np.ndarray, X_ws: np.ndarray) -> np.ndarray:
+        """G for the sorted working set ``ws`` with columns ``X_ws`` (n, |ws|), Fortran order."""
+        m = ws.size
+        known = np.zeros(m, dtype=bool) if self.index is None else np.isin(ws, self.index)
+        if 2 * int(known.sum()) < m:  # mostly new: one product
+            G = np.asfortranarray(X_ws.T @ X_ws)
+        else:
+            old = np.flatnonzero(known)
+            new = np.flatnonzero(~known)
+            pos = np.searchsorted(self.index, ws[old])
+            G = np.empty((m, m), order="F")
+            G[np.ix_(old, old)] = self.gram[np.ix_(pos, pos)]
+            if new.size:
+                cross = X_ws.T @ X_ws[:, new]  # (m, |new|)
+                G[:, new] = cross
+                G[new, :] = cross.T
+        self.index, self.gram = ws.copy(), G
+        return G
+
+
+def _use_gram(n_features: int, n_samples: int) -> bool:
+    return n_features <= min(GRAM_MAX_RATIO * n_samples, GRAM_MAX_FEATURES)
+
+
 def _global_gap(y: np.ndarray, state: _State, l1: float, l2: float) -> float:
     return _kernels().duality_gap_from_correlations(state.corr, state.w, state.resid, y, l1, l2)
 
@@ -274,11 +313,14 @@ def _solve(
     tol_gap: float,
     max_epochs: int,
     working_set: np.ndarray,
+    gram: _GramCache | None = None,
 ) -> tuple[float, int, bool]:
-    """Working-set CD from `state` (updated in place). Returns (global gap, epochs, converged)."""
+    """Working-set CD from `state` (updated in place). Returns (global gap, epochs, converged).
+    Working sets small against n run in the Gram form (`_use_gram`), through ``gram``."""
     gap = _global_gap(y, state, l1, l2)
     if gap <= tol_gap:
         return gap, 0, True
+    gram = gram if gram is not None else _GramCache()
     w, resid = state.w, state.resid
     ws = np.union1d(working_set, np.flatnonzero(w)).astype(np.intp)
     tol_inner = WS_INNER_TOL * tol_gap
@@ -288,9 +330,15 @@ def _solve(
         norms = np.einsum("ij,ij->j", X_ws, X_ws)
         w_ws = w[ws]
         w_ws[norms == 0] = 0.0  # null columns: coefficient 0, R unchanged
-        _, epochs = _kernels().cd_epochs(
-            X_ws, y, w_ws, resid, norms, l1, l2, tol_inner, max_epochs - n_epochs
-        )
+        budget = max_epochs - n_epochs
+        if _use_gram(ws.size, y.size):
+            G = gram.get(ws, X_ws)
+            corr_ws = X_ws.T @ resid
+            _, epochs = _kernels().cd_epochs_gram(
+                G, X_ws.T @ y, _sq_norm(y), w_ws, corr_ws, l1, l2, tol_inner, budget
+            )
+        else:
+            _, epochs = _kernels().cd_epochs(X_ws, y, w_ws, resid, norms, l1, l2, tol_inner, budget)
         n_epochs += epochs
         w[ws] = w_ws
         np.subtract(y, X_ws @ w_ws, out=resid)  # exact residual for the certificate
@@ -458,11 +506,11 @@ def fit_lasso_path(
     indices, values = [], []
     l1_prev = None
     n_fitted, rule, reason = n_mu, "", ""
+    gram = _GramCache()
     for k, mu in enumerate(mus):
         l1, l2 = _penalties(float(mu), l1_ratio)
-        gap, epochs, ok = _solve(
-            design, y, state, l1, l2, tol_gap, max_epochs, _candidates(state, l1, l1_prev)
-        )
+        candidates = _candidates(state, l1, l1_prev)
+        gap, epochs, ok = _solve(design, y, state, l1, l2, tol_gap, max_epochs, candidates, gram)
         fit = _make_fit(y, y_norm2, state, float(mu), l1_ratio, gap, tol_gap, ok, epochs)
         objectives[k], gaps[k], converged[k] = fit.objective, fit.gap, fit.converged
         n_epochs[k], n_active[k], expl[k] = fit.n_epochs, fit.n_active, fit.explained_variance
@@ -558,13 +606,14 @@ def fit_n_active(
             "coefficients; is y zero after projecting out the covariates?"
         )
 
+    gram = _GramCache()
+
     def solve_at(mu: float, start: _State, mu_start: float) -> tuple[LassoFit, _State]:
         state = start.copy()
         l1, l2 = _penalties(mu, l1_ratio)
         l1_start, _ = _penalties(mu_start, l1_ratio)
-        gap, epochs, ok = _solve(
-            design, y, state, l1, l2, tol_gap, max_epochs, _candidates(state, l1, l1_start)
-        )
+        candidates = _candidates(state, l1, l1_start)
+        gap, epochs, ok = _solve(design, y, state, l1, l2, tol_gap, max_epochs, candidates, gram)
         return _make_fit(y, y_norm2, state, mu, l1_ratio, gap, tol_gap, ok, epochs), state
 
     hi_fit, hi_state = solve_at(mu_top, state0, mu_top)  # < K nonzeros (0)
