@@ -104,3 +104,47 @@ def test_match_snps_rejects_alleles_in_neither_orientation(a1, a2):
     plink = _plink(["A", "C", "G"], ["G", "T", "A"])
     with pytest.raises(InputError, match=r"match neither orientation of model \(e\.g\. rs1: A/G"):
         match_snps(plink, np.array(["rs1"]), np.array(a1), np.array(a2), "model")
+
+
+@pytest.mark.parametrize("float_format", ["%.10g", "%.12g", "%.6g"])
+@pytest.mark.parametrize("n_rows", [0, 1, 257])
+def test_tsv_writer_gives_pandas_bytes(tmp_path, float_format, n_rows):
+    """write_tsv formats columns itself; the file must be what pandas' to_csv writes."""
+    import io
+
+    import pandas as pd
+
+    from lmmlasso_cli.io.artifacts import write_tsv
+
+    rng = np.random.default_rng(n_rows)
+    wide = rng.standard_normal(n_rows) * 10.0 ** rng.integers(-300, 300, n_rows)
+    special = np.array([np.nan, np.inf, -np.inf, 0.0, -0.0, 1.0, 1e-320, 123456789012345.0])
+    frame = pd.DataFrame(
+        {
+            "ID": [f"rs{i}" for i in range(n_rows)],
+            "x": wide,
+            "y32": rng.standard_normal(n_rows).astype(np.float32),
+            "special": np.resize(special, n_rows),
+            "count": rng.integers(-5, 10**12, n_rows),
+            "flag": rng.random(n_rows) < 0.5,
+            "u8": rng.integers(0, 255, n_rows).astype(np.uint8),
+        }
+    )
+    path = str(tmp_path / "t.tsv")
+    write_tsv(path, frame, ["a=1"], float_format=float_format)
+    expected = io.StringIO()
+    frame.to_csv(expected, sep="\t", index=False, float_format=float_format, na_rep="NA")
+    with open(path) as handle:
+        assert handle.read() == "## a=1\n" + expected.getvalue()
+
+
+def test_tsv_writer_leaves_quoting_to_pandas(tmp_path):
+    import pandas as pd
+
+    from lmmlasso_cli.io.artifacts import read_tsv, write_tsv
+
+    frame = pd.DataFrame({"name": ["a\tb", 'say "x"'], "v": [1.5, np.nan]})
+    path = str(tmp_path / "q.tsv")
+    write_tsv(path, frame)
+    back = read_tsv(path)
+    assert list(back.name) == list(frame.name) and np.isnan(back.v[1])

@@ -13,7 +13,7 @@ from lmmlasso_cli.errors import InputError
 from lmmlasso_cli.io.plink import read_plink
 from lmmlasso_cli.io.shared_arrays import SharedRecord, resolve, shared_folder
 from lmmlasso_cli.io.work_units import GenotypeSource, kinship_unit, part_units, snp_units
-from lmmlasso_cli.kinship import add_parts, compute_kinship, finish_kinship
+from lmmlasso_cli.kinship import add_parts, compute_kinship, finish_kinship, fixed_point_bits
 from lmmlasso_cli.nullmodel import KinshipEigen
 from lmmlasso_cli.parallel import DASK_INSTALL, open_backend, tree_sum, unit_progress
 
@@ -57,7 +57,8 @@ def _kinship_on(backend, tiny, block_size=16, blocks_per_unit=2):
     plink = read_plink(tiny["prefix"])
     source = GenotypeSource.of(plink, np.arange(plink.n_samples), 1)
     units = snp_units(plink.n_snps, block_size, blocks_per_unit)
-    task = functools.partial(kinship_unit, source, block_size, 0.0, "empirical", "float64")
+    bits = fixed_point_bits(plink.n_samples, plink.n_snps)
+    task = functools.partial(kinship_unit, source, block_size, 0.0, "empirical", "float64", bits)
     items = [np.arange(plink.n_snps)[u] for u in units]
     return finish_kinship(backend.tree_sum(task, items, add_parts))
 
