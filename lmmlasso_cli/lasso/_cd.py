@@ -197,6 +197,19 @@ def _try_anderson(X, w, R, iterates, l1, l2):
 
 
 @njit(cache=True, fastmath=_FASTMATH)
+def _soft_update(z, norm2, r_norm, l1, l2):
+    """S(z, l1) / (norm2 + l2). |z| − l1 within the rounding of the dot product z (SOFT_RTOL ·
+    ‖x_j‖·‖R‖) counts as 0: at a KKT boundary (e.g. an exact duplicate of an active column)
+    rounding must not leave a 1e-17 coefficient that would count as a selected SNP."""
+    slack = SOFT_RTOL * np.sqrt(norm2) * r_norm
+    if z > l1 + slack:
+        return (z - l1) / (norm2 + l2)
+    if z < -l1 - slack:
+        return (z + l1) / (norm2 + l2)
+    return 0.0
+
+
+@njit(cache=True, fastmath=_FASTMATH)
 def cd_epochs(X, y, w, R, col_norm2, l1, l2, tol_gap, max_epochs, anderson_depth=ANDERSON_DEPTH):
     """Cyclic coordinate descent on P(w) = ½‖y − Xw‖² + l1‖w‖₁ + ½·l2‖w‖².
 
@@ -227,16 +240,7 @@ def cd_epochs(X, y, w, R, col_norm2, l1, l2, tol_gap, max_epochs, anderson_depth
                 continue
             w_old = w[j]
             z = _dot_column(X, j, R) + norm2 * w_old
-            # |z| − l1 within the rounding of the dot product counts as 0: at a KKT boundary
-            # (e.g. an exact duplicate of an active column) rounding must not leave a 1e-17
-            # coefficient that would count as a selected SNP.
-            slack = SOFT_RTOL * np.sqrt(norm2) * r_norm
-            if z > l1 + slack:
-                w_new = (z - l1) / (norm2 + l2)
-            elif z < -l1 - slack:
-                w_new = (z + l1) / (norm2 + l2)
-            else:
-                w_new = 0.0
+            w_new = _soft_update(z, norm2, r_norm, l1, l2)
             if w_new != w_old:
                 delta = w_new - w_old
                 for i in range(n_samples):
@@ -355,13 +359,7 @@ def cd_epochs_gram(G, b, y_norm2, w, c, l1, l2, tol_gap, max_epochs, anderson_de
                 continue
             w_old = w[j]
             z = c[j] + norm2 * w_old
-            slack = SOFT_RTOL * np.sqrt(norm2) * r_norm
-            if z > l1 + slack:
-                w_new = (z - l1) / (norm2 + l2)
-            elif z < -l1 - slack:
-                w_new = (z + l1) / (norm2 + l2)
-            else:
-                w_new = 0.0
+            w_new = _soft_update(z, norm2, r_norm, l1, l2)
             if w_new != w_old:
                 delta = w_new - w_old
                 for k in range(m):
