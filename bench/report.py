@@ -38,6 +38,7 @@ import _render_gwas_vs_gemma  # noqa: E402
 import _render_kinship_null  # noqa: E402
 import _render_lasso_fit  # noqa: E402
 import _render_mlmages  # noqa: E402
+import _render_path_variants  # noqa: E402
 import _render_pca_vs_plink2  # noqa: E402
 import _render_precision  # noqa: E402
 import _render_scale  # noqa: E402
@@ -192,7 +193,10 @@ SECTIONS = (
     ),
     Section(
         "## Speed where users wait (issue 15)",
-        (Part("speed", ("speed.json",), _render_speed.render),),
+        (
+            Part("speed", ("speed.json",), _render_speed.render),
+            Part("path_variants", ("path_variants.json",), _render_path_variants.render),
+        ),
     ),
     Section(
         "## Biobank scale (issue 10)",

@@ -264,73 +264,26 @@ def cd_epochs(X, y, w, R, col_norm2, l1, l2, tol_gap, max_epochs, anderson_depth
 
 
 @njit(cache=True, fastmath=_FASTMATH)
-def _gram_residual_parts(b, y_norm2, w, c):
-    """(‖R‖², Rᵀy) from c = XᵀR, b = Xᵀy and ‖y‖²: Rᵀy = ‖y‖² − wᵀb, ‖R‖² = Rᵀy − wᵀc."""
-    r_dot_y = y_norm2 - _dot(w, b)
-    return r_dot_y - _dot(w, c), r_dot_y
-
-
-@njit(cache=True, fastmath=_FASTMATH)
-def _gram_gap(b, y_norm2, w, c, l1, l2):
+def _gram_measures(b, y_norm2, w, c, l1, l2):
+    """(gap, primal P(w), ‖R‖²) from c = XᵀR, b = Xᵀy and ‖y‖², with Rᵀy = ‖y‖² − wᵀb and
+    ‖R‖² = Rᵀy − wᵀc (one function: each numba function is compiled on a first run)."""
     dual_norm = 0.0
     w_l1 = 0.0
     w_norm2 = 0.0
+    w_b = 0.0
+    w_c = 0.0
     for j in range(w.shape[0]):
         a = abs(c[j] - l2 * w[j])
         if a > dual_norm:
             dual_norm = a
         w_l1 += abs(w[j])
         w_norm2 += w[j] * w[j]
-    r_norm2, r_dot_y = _gram_residual_parts(b, y_norm2, w, c)
-    return gap_from_parts(dual_norm, r_norm2, r_dot_y, w_l1, w_norm2, l1, l2)
-
-
-@njit(cache=True, fastmath=_FASTMATH)
-def _gram_refresh(G, b, w, c):
-    """c = b − G w exactly (drops the drift of the incremental updates)."""
-    m = w.shape[0]
-    for k in range(m):
-        c[k] = b[k]
-    for j in range(m):
-        if w[j] != 0.0:
-            for k in range(m):
-                c[k] -= w[j] * G[k, j]
-
-
-@njit(cache=True, fastmath=_FASTMATH)
-def _gram_primal(b, y_norm2, w, c, l1, l2):
-    r_norm2, _ = _gram_residual_parts(b, y_norm2, w, c)
-    w_l1 = 0.0
-    w_norm2 = 0.0
-    for j in range(w.shape[0]):
-        w_l1 += abs(w[j])
-        w_norm2 += w[j] * w[j]
-    return 0.5 * r_norm2 + l1 * w_l1 + 0.5 * l2 * w_norm2
-
-
-@njit(cache=True, fastmath=_FASTMATH)
-def _try_anderson_gram(G, b, y_norm2, w, c, iterates, l1, l2):
-    """`_try_anderson` in the Gram form: c follows w through G."""
-    coefs = _anderson_weights(iterates)
-    if coefs.size == 0:
-        return
-    m = w.shape[0]
-    w_acc = np.zeros(m)
-    for k in range(coefs.size):
-        for j in range(m):
-            w_acc[j] += coefs[k] * iterates[k + 1, j]
-    c_acc = np.empty(m)
-    for k in range(m):
-        c_acc[k] = c[k]
-    for j in range(m):
-        delta = w_acc[j] - w[j]
-        if delta != 0.0:
-            for k in range(m):
-                c_acc[k] -= delta * G[k, j]
-    if _gram_primal(b, y_norm2, w_acc, c_acc, l1, l2) < _gram_primal(b, y_norm2, w, c, l1, l2):
-        for j in range(m):
-            w[j] = w_acc[j]
-            c[j] = c_acc[j]
+        w_b += w[j] * b[j]
+        w_c += w[j] * c[j]
+    r_dot_y = y_norm2 - w_b
+    r_norm2 = r_dot_y - w_c
+    gap = gap_from_parts(dual_norm, r_norm2, r_dot_y, w_l1, w_norm2, l1, l2)
+    return gap, 0.5 * r_norm2 + l1 * w_l1 + 0.5 * l2 * w_norm2, r_norm2
 
 
 @njit(cache=True, fastmath=_FASTMATH)
@@ -347,34 +300,70 @@ def cd_epochs_gram(G, b, y_norm2, w, c, l1, l2, tol_gap, max_epochs, anderson_de
     """
     m = w.shape[0]
     if max_epochs <= 0:
-        return _gram_gap(b, y_norm2, w, c, l1, l2), 0
-    iterates = np.empty((max(anderson_depth, 0) + 1, m))
-    gap = np.inf
+        return _gram_measures(b, y_norm2, w, c, l1, l2)[0], 0
+    depth = max(anderson_depth, 0)
+    iterates = np.empty((depth + 1, m))
+    w_acc = np.empty(m)
+    c_acc = np.empty(m)
+    gap, primal, r_norm2 = _gram_measures(b, y_norm2, w, c, l1, l2)
     for epoch in range(max_epochs):
-        r_norm2, _ = _gram_residual_parts(b, y_norm2, w, c)
         r_norm = np.sqrt(max(r_norm2, 0.0))
         for j in range(m):
             norm2 = G[j, j]
             if norm2 == 0.0:
                 continue
             w_old = w[j]
-            z = c[j] + norm2 * w_old
-            w_new = _soft_update(z, norm2, r_norm, l1, l2)
+            w_new = _soft_update(c[j] + norm2 * w_old, norm2, r_norm, l1, l2)
             if w_new != w_old:
                 delta = w_new - w_old
                 for k in range(m):
                     c[k] -= delta * G[k, j]
                 w[j] = w_new
-        if anderson_depth > 0:
-            slot = epoch % (anderson_depth + 1)
+        gap, primal, r_norm2 = _gram_measures(b, y_norm2, w, c, l1, l2)
+        if depth > 0:
+            slot = epoch % (depth + 1)
             for j in range(m):
                 iterates[slot, j] = w[j]
-            if slot == anderson_depth:
-                _try_anderson_gram(G, b, y_norm2, w, c, iterates, l1, l2)
-        gap = _gram_gap(b, y_norm2, w, c, l1, l2)
+            coefs = _anderson_weights(iterates) if slot == depth else np.empty(0)
+            if coefs.size:  # extrapolate; keep it if it lowers P (c follows w through G)
+                for j in range(m):
+                    w_acc[j] = 0.0
+                for k in range(coefs.size):
+                    for j in range(m):
+                        w_acc[j] += coefs[k] * iterates[k + 1, j]
+                for k in range(m):
+                    c_acc[k] = c[k]
+                for j in range(m):
+                    delta = w_acc[j] - w[j]
+                    if delta != 0.0:
+                        for k in range(m):
+                            c_acc[k] -= delta * G[k, j]
+                trial = _gram_measures(b, y_norm2, w_acc, c_acc, l1, l2)
+                if trial[1] < primal:
+                    for j in range(m):
+                        w[j] = w_acc[j]
+                        c[j] = c_acc[j]
+                    gap, primal, r_norm2 = trial
         if gap <= tol_gap:
-            _gram_refresh(G, b, w, c)
-            gap = _gram_gap(b, y_norm2, w, c, l1, l2)
+            for k in range(m):  # c = b − G w exactly: drift must not certify
+                c[k] = b[k]
+            for j in range(m):
+                if w[j] != 0.0:
+                    for k in range(m):
+                        c[k] -= w[j] * G[k, j]
+            gap, primal, r_norm2 = _gram_measures(b, y_norm2, w, c, l1, l2)
             if gap <= tol_gap:
                 return gap, epoch + 1
     return gap, max_epochs
+
+
+@njit(cache=True)
+def gram_gather(G_old, pos, G_new, rows):
+    """G_new[rows[a], rows[b]] = G_old[pos[a], pos[b]]: the cached products of the features a
+    new working set shares with the last one (Fortran order, column by column)."""
+    k = pos.shape[0]
+    for b in range(k):
+        src = pos[b]
+        dst = rows[b]
+        for a in range(k):
+            G_new[rows[a], dst] = G_old[pos[a], src]
