@@ -7,7 +7,7 @@ The kernels minimize, over w in R^m,
 for a Fortran-ordered float64 matrix X (n × m). ``l1`` and ``l2`` are absolute penalties (not
 divided by n). The public scaling (μ, l1_ratio) is converted to (l1, l2) = (μ·r, μ·(1 − r)) in
 :mod:`lmmlasso_cli.lasso.path`, the only Python caller of this module (besides
-:mod:`lmmlasso_cli.lasso.prepare`, which calls two kernels on tiny arguments to compile them
+:mod:`lmmlasso_cli.lasso.prepare`, which calls the kernels on tiny arguments to compile them
 while a command reads its data).
 
 Duality gap (as in scikit-learn's ``enet_coordinate_descent``). With R = y − Xw,
@@ -93,23 +93,6 @@ def duality_gap(X, y, w, R, l1, l2):
     r_norm2 = _dot(R, R)
     r_dot_y = _dot(R, y)
     return gap_from_parts(dual_norm, r_norm2, r_dot_y, w_l1, w_norm2, l1, l2)
-
-
-@njit(cache=True, fastmath=_FASTMATH)
-def duality_gap_from_correlations(corr, w, R, y, l1, l2):
-    """Duality gap of P(w) = ½‖y − Xw‖² + l1‖w‖₁ + ½·l2‖w‖² given corr = XᵀR (m,) for ALL
-    features, w (m,), R = y − Xw (n,) and y (n,). Same value as :func:`duality_gap`, but X is
-    not needed (the working-set wrapper gets XᵀR from its design)."""
-    dual_norm = 0.0
-    w_l1 = 0.0
-    w_norm2 = 0.0
-    for j in range(w.shape[0]):
-        a = abs(corr[j] - l2 * w[j])
-        if a > dual_norm:
-            dual_norm = a
-        w_l1 += abs(w[j])
-        w_norm2 += w[j] * w[j]
-    return gap_from_parts(dual_norm, _dot(R, R), _dot(R, y), w_l1, w_norm2, l1, l2)
 
 
 @njit(cache=True)

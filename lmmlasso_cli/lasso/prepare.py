@@ -1,7 +1,7 @@
 """The coordinate-descent kernels compiled (or loaded from numba's cache) while a command reads.
 
 `prepare_kernels` hands the kernels that `lasso.path` calls on every fit
-(`_cd.cd_epochs_gram`, `_cd.gram_gather`, `_cd.duality_gap_from_correlations`) tiny
+(`_cd.cd_epochs_gram`, `_cd.gram_gather`) tiny
 arguments of exactly the types path.py passes them
 (a Fortran design block, C vectors, float penalties and tolerance, an int epoch budget, the
 Anderson depth left at its default), to `_numba.prepare_in_background`. The column form
@@ -36,6 +36,5 @@ def prepare_kernels():
                 (G, corr.copy(), 4.0, w.copy(), corr.copy(), l1, l2, tol, max_epochs),
             ),
             (_cd.gram_gather, (G, pos, np.empty((m, m), order="F"), pos)),
-            (_cd.duality_gap_from_correlations, (corr, w, y.copy(), y, l1, l2)),
         ]
     )
