@@ -134,11 +134,13 @@ def to_fixed(part: KinshipPart, bits: int) -> KinshipPart:
     if part.fixed_bits is not None:
         raise ValueError("the part is already in fixed point")
 
-    def fixed(upper):
-        scaled = np.ldexp(np.triu(upper), bits)
-        if np.abs(scaled).max(initial=0.0) >= 2.0**62:
+    from lmmlasso_cli.kinship_kernels import round_upper_to_fixed
+
+    def fixed(upper):  # the upper triangle only (the lower is not used); one numba pass
+        out = np.zeros(upper.shape, dtype=np.int64, order="F")
+        if not round_upper_to_fixed(upper, float(np.ldexp(1.0, bits)), out):
             raise ValueError(f"kinship sums too large for {bits} fixed-point bits")
-        return np.asfortranarray(np.rint(scaled).astype(np.int64))
+        return out
 
     chrom_parts = None
     if part.chrom_parts is not None:

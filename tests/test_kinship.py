@@ -222,3 +222,18 @@ def test_fixed_point_bits_hold_the_largest_possible_sums():
     )
     with pytest.raises(ValueError, match="too large"):
         to_fixed(part, fixed_point_bits(n, p) + 20)
+
+
+def test_fixed_point_kernel_rounds_like_numpy():
+    """The one-pass kernel against numpy's rint(ldexp(x, bits)) on the upper triangle, with
+    halves (ties to even) and both signs."""
+    from lmmlasso_cli.kinship_kernels import round_upper_to_fixed
+
+    rng = np.random.default_rng(5)
+    x = rng.standard_normal((40, 40)) * 1e3
+    x[0, :8] = np.array([0.5, 1.5, 2.5, -0.5, -1.5, -2.5, 0.0, -0.0]) * 2.0**-10
+    out = np.zeros((40, 40), dtype=np.int64, order="F")
+    assert round_upper_to_fixed(np.asfortranarray(x), 2.0**10, out)
+    expected = np.triu(np.rint(np.ldexp(x, 10))).astype(np.int64)
+    np.testing.assert_array_equal(out, expected)
+    assert not round_upper_to_fixed(np.asfortranarray(x), 2.0**60, out)
