@@ -101,14 +101,19 @@ def _phases(command: str, s: Sizes, b: int) -> list[list[tuple[str, float]]]:
         sub = s.n_subsample or n
         held = [("genotype codes", n * p), ("kinship", nk * nk * F64)]
         subset = sub * p if s.n_subsample and sub * p <= SUBSET_COPY_BYTES else 0
-        lasso = s.cache_bytes + 2 * p * F64 + sub * b * F64 + subset
+        from lmmlasso_cli.lasso.path import GRAM_MAX_FEATURES
+
+        # the working set's Gram matrix (`lasso.path._GramCache`), the old one alive while the
+        # next is built
+        gram = 2 * min(sub, GRAM_MAX_FEATURES) ** 2 * F64
+        lasso = s.cache_bytes + 2 * p * F64 + sub * b * F64 + subset + gram
         if command == "fit":
             # the background's BLUP weights (n_mu × p): the array, its blocks, the joined copy
             # and the model file's buffer
             weights = 4.0 * s.n_mu * p * F64
             fit = [
                 ("eigenvectors", n * n * F64),
-                ("Lasso: column cache, correlations", lasso),
+                ("Lasso: column cache, Gram matrix, correlations", lasso),
                 ("background weights", weights),
             ]
             return [eigh, held + fit]
