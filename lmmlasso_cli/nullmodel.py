@@ -57,9 +57,15 @@ class KinshipEigen:
 PSD_RTOL = 1e-4
 
 
-def eigendecompose(kinship: np.ndarray) -> KinshipEigen:
-    """Symmetric eigendecomposition (LAPACK syevd) of a kinship matrix."""
-    eigvals, eigvecs = linalg.eigh(kinship, driver="evd", check_finite=False)
+def eigendecompose(kinship: np.ndarray, overwrite: bool = False) -> KinshipEigen:
+    """Symmetric eigendecomposition (LAPACK syevd) of a kinship matrix. With ``overwrite`` (the
+    caller's own copy) LAPACK works in ``kinship``'s memory, which then holds the eigenvectors:
+    one n × n array less at the peak. A C-ordered matrix is handed over as its transpose, a
+    Fortran view with the same values (a kinship is exactly symmetric), so nothing is copied;
+    the eigenvalues and vectors are the same bits either way."""
+    if overwrite and kinship.dtype == np.float64 and kinship.flags.c_contiguous:
+        kinship = kinship.T  # Fortran order, the layout LAPACK overwrites without a copy
+    eigvals, eigvecs = linalg.eigh(kinship, driver="evd", check_finite=False, overwrite_a=overwrite)
     neg = eigvals < EIGVAL_CLIP
     if np.any(eigvals < -PSD_RTOL * max(1.0, eigvals[-1])):
         raise InputError(

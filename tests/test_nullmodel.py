@@ -152,3 +152,20 @@ def test_eigendecompose_clips_rounding_and_refuses_an_indefinite_matrix():
     values[0] = -0.1
     with pytest.raises(InputError, match="not positive semi-definite"):
         eigendecompose(Q @ np.diag(values) @ Q.T)
+
+
+def test_eigendecompose_in_place_gives_the_same_bits():
+    """overwrite=True (the training sets' own copies) reuses the matrix's memory for the
+    eigenvectors and changes no bit; the input then holds the eigenvectors."""
+    from lmmlasso_cli.nullmodel import eigendecompose
+
+    rng = np.random.default_rng(3)
+    Z = rng.standard_normal((60, 200))
+    K = Z @ Z.T / 200
+    K = (K + K.T) / 2  # exactly symmetric, as a kinship is
+    plain = eigendecompose(K.copy())
+    own = np.ascontiguousarray(K)
+    in_place = eigendecompose(own, overwrite=True)
+    assert in_place.eigvals.tobytes() == plain.eigvals.tobytes()
+    assert in_place.eigvecs.tobytes() == plain.eigvecs.tobytes()
+    assert np.shares_memory(in_place.eigvecs, own)

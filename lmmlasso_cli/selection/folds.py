@@ -145,7 +145,9 @@ def fit_training(
             transform = fit_transform(y_raw, settings.transform)
         y = transform.apply(y_raw)
         C = take_rows(data.covariates, train)
-        eig = eigendecompose(np.asarray(data.K[np.ix_(train, train)], dtype=np.float64))
+        K_train = np.asarray(data.K[np.ix_(train, train)], dtype=np.float64)  # a new copy
+        eig = eigendecompose(K_train, overwrite=True)
+        del K_train  # its memory is now the eigenvectors
         null = fit_null_model(y, eig, C, settings.null)
         lmm = fit_lmm_lasso(
             as_genotypes(data.X).take_rows(train),
