@@ -117,7 +117,10 @@ def _phases(command: str, s: Sizes, b: int) -> list[list[tuple[str, float]]]:
                 ("background weights", weights),
             ]
             return [eigh, held + fit]
-        per_fit = _eigh(sub) + lasso  # every training set has its own eigendecomposition
+        # every training set eigendecomposes its own copy of its kinship in place
+        # (`nullmodel.eigendecompose(overwrite=True)`): the copy, then the eigenvectors, and
+        # syevd's 2n² work doubles
+        per_fit = 3.0 * sub * sub * F64 + lasso
         if s.workers > 1 and not (command == "stability" and s.n_phenos == 1):
             # the workers read the codes from a shared file (its page cache) while this process
             # keeps its copy; stability of one phenotype lets go of it
