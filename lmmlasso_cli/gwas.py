@@ -40,7 +40,6 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import special
 
-from lmmlasso_cli.errors import InputError
 from lmmlasso_cli.nullmodel import KinshipEigen
 from lmmlasso_cli.settings import NullSearch
 
@@ -387,35 +386,6 @@ class LocoScan:
     chromosomes: list[LocoChromosome]
 
 
-def scan_loco(
-    kin,
-    chromosomes: list[str],
-    phenotypes: list[tuple[np.ndarray, np.ndarray]],
-    blocks_of: Callable[[str], Iterable[tuple[np.ndarray, np.ndarray, np.ndarray]]],
-    method: str = "fixed",
-    search: NullSearch = NullSearch(),
-) -> LocoScan:
-    """Leave one chromosome out: test chromosome c's SNPs against the kinship of the others.
-
-    ``kin`` is a `kinship.Kinship` computed with per-chromosome parts; ``phenotypes`` holds
-    (y, covariates) per phenotype, all on the kinship's individuals; ``blocks_of(c)`` yields the
-    standardized blocks of chromosome c as `scan` takes them. Each chromosome is
-    `scan_loco_chromosome`; the per-chromosome results are merged in .bim order (`merge_loco`).
-    """
-    if kin.chrom_parts is None or len(kin.chrom_parts) < 2:
-        found = ", ".join(kin.chrom_parts or {}) or "none"
-        raise InputError(
-            f"LOCO needs usable SNPs on at least two chromosomes, found {found}; widen the "
-            f"chromosome selection or scan with one kinship"
-        )
-    return merge_loco(
-        [
-            scan_loco_chromosome(kin.chrom_parts, c, phenotypes, blocks_of(c), method, search)
-            for c in chromosomes
-        ]
-    )
-
-
 def scan_loco_chromosome(
     chrom_parts: dict,
     chrom: str,
@@ -424,10 +394,12 @@ def scan_loco_chromosome(
     method: str = "fixed",
     search: NullSearch = NullSearch(),
 ) -> tuple[list[Association], LocoChromosome]:
-    """One chromosome of `scan_loco`: K_-c from ``chrom_parts`` (chrom -> (Z_d Z_dᵀ, n_snps_d),
-    `kinship.leave_one_chromosome_out`), its eigendecomposition, the null model of every
-    phenotype under ``search``, then `scan` of ``blocks`` (chromosome c's SNPs) at each
-    phenotype's δ (or per SNP for ``method="exact"``). A unit of work on its own."""
+    """Leave one chromosome out, for chromosome ``chrom``: K_-c from ``chrom_parts`` (chrom ->
+    (Z_d Z_dᵀ, n_snps_d), `kinship.leave_one_chromosome_out`), its eigendecomposition, the null
+    model of every phenotype under ``search``, then `scan` of ``blocks`` (chromosome c's
+    standardized SNP blocks, as `scan` takes them) at each phenotype's δ (or per SNP for
+    ``method="exact"``). ``phenotypes`` holds (y, covariates) per phenotype on the kinship's
+    individuals. A unit of work on its own; `merge_loco` joins the chromosomes."""
     from lmmlasso_cli.kinship import leave_one_chromosome_out
     from lmmlasso_cli.nullmodel import eigendecompose, fit_null_model
 

@@ -39,10 +39,12 @@ def fixed_point_bits(n_samples: int, n_snps: int) -> int:
     """Fractional bits of the fixed-point sums of a kinship over at most ``n_snps`` SNPs.
 
     Every entry of Σ z zᵀ is at most Σ_j max_i z_ij² in size (Cauchy–Schwarz), and one SNP's
-    z² is at most 4·n_samples: with a minor alleles among m calls, (g − a/m)² ≤ g² ≤ 2a and
-    2f(1 − f) ≥ a/(2m) (HWE scaling; the empirical one is bounded by m by Samuelson's
-    inequality). So |entry| < 4·n_samples·n_snps ≤ 2^(61 − bits).
-    At 10,000 × 500,000 this leaves 26 bits: 1.5e-8 absolute, 3e-14 of the diagonal."""
+    z² is at most 4·n_samples. HWE scaling, counting the minor allele (z² does not change with
+    the coding): a ≥ 1 copies among m calls, f = a/(2m) ≤ ½, so 2f(1 − f) ≥ f. A call g = 0
+    gives z² ≤ (2f)²/f = 4f ≤ 2; g ≥ 1 (so g ≤ a, g ≤ 2) gives z² ≤ g²/f ≤ 2a/f = 4m. The
+    empirical scaling gives z² ≤ m − 1 (Samuelson's inequality). So |entry| <
+    4·n_samples·n_snps ≤ 2^(61 − bits). At 10,000 × 500,000 this leaves 26 bits: 1.5e-8
+    absolute, 3e-14 of the diagonal."""
     bound = 4 * max(int(n_samples), 1) * max(int(n_snps), 1)
     return FIXED_POINT_HEADROOM - int(np.ceil(np.log2(bound)))
 

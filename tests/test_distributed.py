@@ -184,6 +184,21 @@ def test_kinship_merge_refuses_parts_of_other_jobs(tiny, data):
     r = run("kinship", "--merge", p1, p1, "--out", str(folder / "bad"), code=1)
     assert "also" in r.output
     assert not os.path.exists(str(folder / "bad.kinship.npz"))
+    # a part of an older version (float sums, no fixed-point bits): one line saying to rerun it
+    import dataclasses
+
+    from lmmlasso_cli.io.kinship_file import load_kinship_part, save_kinship_part
+    from lmmlasso_cli.kinship import _to_float
+
+    done = load_kinship_part(p1)
+    old = dataclasses.replace(
+        done.part, upper=_to_float(done.part.upper, done.part.fixed_bits), fixed_bits=None
+    )
+    p_old = str(folder / "old.kinship-part.npz")
+    save_kinship_part(p_old, old, 1, 2, done.job, done.fid, done.iid, done.snp, done.a1, {})
+    r = run("kinship", "--merge", p_old, p1, "--out", str(folder / "bad"), code=1)
+    assert r.output.count("\n") == 1 and p_old in r.output
+    assert "older lmmlasso" in r.output and "--part 1/2" in r.output
 
 
 def test_gwas_parts_concatenate_into_the_whole_run(data):

@@ -412,3 +412,45 @@ def test_stop_predicate_sees_each_solution_and_ends_the_path():
     path = fit_lasso_path(design, y, mus, progress=done.append, stop=stop)
     assert path.stop_rule == "stop" and len(path.mus) == 7 and done == list(range(7))
     np.testing.assert_array_equal(np.array(seen), path.coefs.toarray())
+
+
+def test_gram_cache_equals_the_direct_product(problem):
+    """`_GramCache` reuses the products of the features a working set shares with the last one
+    (grown, shrunk, reordered among the cached) and must give X̃_WᵀX̃_W every time."""
+    from lmmlasso_cli.lasso.path import _GramCache
+
+    X, _ = problem
+    X = np.asfortranarray(X)
+    cache = _GramCache()
+    for ws in ([3, 8, 20], [3, 8, 20], [1, 3, 8, 20, 40], [3, 20, 40, 41], [0, 3, 40, 41, 90]):
+        ws = np.array(ws)
+        G = cache.get(ws, X[:, ws])
+        np.testing.assert_allclose(G, X[:, ws].T @ X[:, ws], rtol=0, atol=1e-10)
+        assert G.flags.f_contiguous
+
+
+@pytest.mark.parametrize("l1_ratio", [1.0, 0.5])
+def test_gap_safe_drops_only_features_zero_at_the_optimum(problem, l1_ratio):
+    """The Gap Safe test at a warm start's state: what it drops is 0 in scikit-learn's
+    solution, and near the optimum it drops most of the zeros."""
+    from lmmlasso_cli.lasso.path import _gap_safe_keep, _global_gap, _State
+
+    X, y = problem
+    n = X.shape[0]
+    design = DenseDesign(X)
+    mu = 0.1 * mu_max(design, y, l1_ratio)
+    l1, l2 = mu * l1_ratio, mu * (1 - l1_ratio)
+    _, ref, _ = enet_path(
+        np.asfortranarray(X), y, l1_ratio=l1_ratio, alphas=[mu / n], tol=TIGHT_TOL,
+        max_iter=SKLEARN_MAX_ITER,
+    )  # fmt: skip
+    ref = ref[:, 0]
+    ws = np.arange(X.shape[1])
+    norms = np.einsum("ij,ij->j", X, X)
+    for loose in (fit_lasso(design, y, mu, l1_ratio, tol=1e-3), fit_lasso(design, y, mu, l1_ratio)):
+        w = loose.coefs.copy()
+        resid = y - X @ w
+        state = _State(w, resid, X.T @ resid)
+        keep = _gap_safe_keep(state, ws, norms, l1, l2, _global_gap(y, state, l1, l2))
+        assert np.all(ref[~keep] == 0)
+    assert (~keep).sum() > 0.5 * np.sum(ref == 0)  # at the certified optimum: most zeros go

@@ -132,3 +132,15 @@ def test_scheduler_without_dask_says_how_to_install(monkeypatch):
         with open_backend(1, scheduler="local"):
             pass
     assert "\n" not in DASK_INSTALL
+
+
+def test_units_run_numba_on_one_thread_and_restore_it():
+    """Dask workers limit BLAS, not numba: `_one_blas_thread` sets numba's threads to one for
+    the unit and puts the caller's count back."""
+    import numba
+
+    from lmmlasso_cli.parallel import _one_blas_thread
+
+    before = numba.get_num_threads()
+    assert _one_blas_thread(lambda _: numba.get_num_threads(), None) == 1
+    assert numba.get_num_threads() == before

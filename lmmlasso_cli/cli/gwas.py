@@ -409,33 +409,21 @@ def _loco_kinship(log, kw, data, group, backend):
     """The kinship of the group's individuals with per-chromosome parts, summed over the units
     of `kinship` (fixed point, so the same bits on every backend)."""
     import dataclasses
-    import functools
 
     import numpy as np
 
-    from lmmlasso_cli.cli.kinship import BLOCKS_PER_UNIT as KINSHIP_BLOCKS
-    from lmmlasso_cli.cli.runner import progress_bar
+    from lmmlasso_cli.cli.kinship import BLOCKS_PER_UNIT, sum_kinship_units
     from lmmlasso_cli.errors import InputError
-    from lmmlasso_cli.io.work_units import GenotypeSource, kinship_unit, snp_units
-    from lmmlasso_cli.kinship import add_parts, finish_kinship, fixed_point_bits
+    from lmmlasso_cli.io.work_units import snp_units
+    from lmmlasso_cli.kinship import finish_kinship
 
     plink, snp_index = data.plink, data.snp_index
     names, codes = np.unique(plink.chrom, return_inverse=True)  # small codes travel to units
-    bits = fixed_point_bits(len(group[0].fid), len(snp_index))
-    threads = 1 if backend.distributed else kw["threads"]
-    task = functools.partial(
-        kinship_unit,
-        GenotypeSource.of(plink, group[0].fam_index, threads),
-        kw["block_size"],
-        kw["maf"],
-        "empirical",
-        kw["precision"],
-        bits,
-        chrom=backend.share(codes.astype(np.int32)),
+    items = [snp_index[u] for u in snp_units(len(snp_index), kw["block_size"], BLOCKS_PER_UNIT)]
+    chrom = backend.share(codes.astype(np.int32))
+    part = sum_kinship_units(
+        kw, backend, data, group[0].fam_index, items, "empirical", "LOCO kinship", chrom
     )
-    items = [snp_index[u] for u in snp_units(len(snp_index), kw["block_size"], KINSHIP_BLOCKS)]
-    with progress_bar(len(snp_index), "LOCO kinship", kw["quiet"], unit="SNP") as bar:
-        part = backend.tree_sum(task, items, add_parts, progress=lambda i: bar.update(len(i)))
     try:
         kin = finish_kinship(part)
     except ValueError as exc:

@@ -128,33 +128,45 @@ def _compute(log, kw):
 
 
 def _sum_units(log, kw, data, units):
-    """The `KinshipPart` of ``units`` (SNP ranges), summed in `parallel.tree_sum`'s tree."""
+    """The `KinshipPart` of ``units`` (SNP ranges) over every analysed individual."""
+    from lmmlasso_cli.cli.pipeline import backend_for
+
+    items = [data.snp_index[u] for u in units]
+    with backend_for(log, kw, len(items)) as backend:
+        return sum_kinship_units(
+            kw, backend, data, data.samples.fam_index, items, kw["scaling"], "kinship"
+        )
+
+
+def sum_kinship_units(kw, backend, data, fam_index, items, scaling, label, chrom=None):
+    """The `KinshipPart` of the SNP units ``items`` (.bim positions each) over the individuals
+    at .fam rows ``fam_index``, on ``backend`` with a progress bar: each unit in fixed point
+    with the bits of the whole candidate set (every part of a job the same, so parts add
+    exactly), reduced by `parallel.tree_sum`'s tree. ``chrom`` (a code per .bim row, or its
+    shared array) keeps per-chromosome parts (`gwas --loco`)."""
     import functools
 
-    from lmmlasso_cli.cli.pipeline import backend_for
     from lmmlasso_cli.io.work_units import GenotypeSource, kinship_unit
     from lmmlasso_cli.kinship import add_parts, fixed_point_bits, kinship_part, to_fixed
 
-    # the same bits for the whole candidate set in every part of a job: parts add exactly
-    bits = fixed_point_bits(data.samples.n_samples, len(data.snp_index))
-    if not units:
-        return to_fixed(kinship_part([], data.samples.n_samples), bits)
-    items = [data.snp_index[u] for u in units]
+    n = len(fam_index)
+    bits = fixed_point_bits(n, len(data.snp_index))
+    if not items:
+        return to_fixed(kinship_part([], n), bits)
+    threads = 1 if backend.distributed else kw["threads"]  # .bed decoding threads
+    task = functools.partial(
+        kinship_unit,
+        GenotypeSource.of(data.plink, fam_index, threads),
+        kw["block_size"],
+        kw["maf"],
+        scaling,
+        kw["precision"],
+        bits,
+        chrom=chrom,
+    )
     n_snps = sum(len(i) for i in items)
-    with backend_for(log, kw, len(items)) as backend:
-        threads = 1 if backend.distributed else kw["threads"]  # .bed decoding threads
-        source = GenotypeSource.of(data.plink, data.samples.fam_index, threads)
-        task = functools.partial(
-            kinship_unit,
-            source,
-            kw["block_size"],
-            kw["maf"],
-            kw["scaling"],
-            kw["precision"],
-            bits,
-        )
-        with progress_bar(n_snps, "kinship", kw["quiet"], unit="SNP") as bar:
-            return backend.tree_sum(task, items, add_parts, progress=lambda i: bar.update(len(i)))
+    with progress_bar(n_snps, label, kw["quiet"], unit="SNP") as bar:
+        return backend.tree_sum(task, items, add_parts, progress=lambda i: bar.update(len(i)))
 
 
 def _job(data, params, part) -> str:

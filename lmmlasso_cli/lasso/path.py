@@ -299,19 +299,13 @@ def _use_gram(n_features: int, n_samples: int) -> bool:
 
 
 def _global_gap(y: np.ndarray, state: _State, l1: float, l2: float) -> float:
-    """The elastic-net duality gap over ALL features (`_cd` module docstring) from c = X̃ᵀR:
-    O(p) numpy, no kernel to compile on a first run."""
+    """The elastic-net duality gap over ALL features (`_cd.gap_from_parts`) from c = X̃ᵀR: the
+    O(p) ingredients in numpy, the formula the kernels use."""
     w = state.w
     dual_norm = float(np.max(np.abs(state.corr - l2 * w))) if w.size else 0.0
-    const = l1 / dual_norm if dual_norm > l1 else 1.0
     r_norm2, r_dot_y = _sq_norm(state.resid), float(np.einsum("i,i->", state.resid, y))
     w_l1, w_norm2 = float(np.abs(w).sum()), _sq_norm(w)
-    return (
-        0.5 * (1.0 + const * const) * r_norm2
-        + l1 * w_l1
-        - const * r_dot_y
-        + 0.5 * l2 * (1.0 + const * const) * w_norm2
-    )
+    return _kernels().gap_from_parts(dual_norm, r_norm2, r_dot_y, w_l1, w_norm2, l1, l2)
 
 
 def _top(score: np.ndarray, threshold: float, k: int, strict: bool) -> np.ndarray:
