@@ -69,19 +69,48 @@ class Kinship:
         return len(self.snp_index)
 
 
+FLOAT32_PANEL = 512  # rows of one float32 product panel: a fixed grid, whatever the threads
+
+
 def _accumulate(acc: np.ndarray, z: np.ndarray, blas_threads: int | None = None) -> np.ndarray:
-    """acc += z zᵀ on the upper triangle (BLAS syrk), in place. OpenBLAS's syrk gives the same
-    bits for any thread count (tests/test_kinship.py checks), so it may use ``blas_threads``.
-    A float32 block is multiplied in float32 (ssyrk) and its product added to the float64
-    accumulator: rounding stays within one block, the sum over blocks is float64."""
+    """acc += z zᵀ on the upper triangle, in place. float64: BLAS dsyrk, whose bits OpenBLAS
+    keeps for any thread count, so it may use ``blas_threads``. float32: the upper triangle in
+    fixed panels of `FLOAT32_PANEL` rows, acc[i:j, i:] += z[i:j] z[i:]ᵀ, each one
+    single-threaded sgemm, the panels spread over ``blas_threads`` threads. OpenBLAS's own
+    threaded ssyrk changes its last bits with the thread count on some CPUs (AMD EPYC,
+    OpenBLAS 0.3.31), the panels do not (tests/test_kinship.py checks both). The float32
+    product is added to the float64 accumulator: rounding stays within one block, the sum
+    over blocks is float64."""
     from threadpoolctl import threadpool_limits
 
+    if z.dtype == np.float32:
+        return _accumulate_float32(acc, z, blas_threads or 1)
     with threadpool_limits(limits=blas_threads):
-        if z.dtype == np.float32:
-            block = blas.ssyrk(1.0, z, trans=0, lower=0)
-            acc += block  # the lower triangle of `block` is zero
-            return acc
         return blas.dsyrk(1.0, z, beta=1.0, c=acc, trans=0, lower=0, overwrite_c=1)
+
+
+def _accumulate_float32(acc: np.ndarray, z: np.ndarray, threads: int) -> np.ndarray:
+    from concurrent.futures import ThreadPoolExecutor
+
+    from threadpoolctl import threadpool_limits
+
+    n = z.shape[0]
+
+    def panel(start: int) -> None:
+        stop = min(start + FLOAT32_PANEL, n)
+        prod = z[start:stop] @ z[start:].T  # numpy's sgemm, without the GIL
+        prod[:, : stop - start] = np.triu(prod[:, : stop - start])
+        acc[start:stop, start:] += prod
+
+    starts = range(0, n, FLOAT32_PANEL)
+    with threadpool_limits(limits=1):
+        if threads <= 1:
+            for start in starts:
+                panel(start)
+        else:
+            with ThreadPoolExecutor(max_workers=threads) as pool:
+                list(pool.map(panel, starts))
+    return acc
 
 
 def _standardized_block(block: np.ndarray, scaling: str):
