@@ -114,10 +114,15 @@ class Case:
     n: int
     p: int
     steps: tuple[str, ...]
+    rank: int = 0  # kinship --rank (0: the full n x n kinship)
 
     @property
     def label(self) -> str:
-        return f"{self.kind} {self.n}x{self.p}"
+        return f"{self.kind} {self.n}x{self.p}" + (f" rank {self.rank}" if self.rank else "")
+
+    @property
+    def folder(self) -> str:
+        return self.kind + (f"-rank{self.rank}" if self.rank else "")
 
 
 # ----------------------------------------------------------------------------- measuring
@@ -291,13 +296,13 @@ def ensure_data(cfg: scale_data.ScaleConfig, args) -> tuple[Path, dict]:
     return prefix, row | {"data": scale_data.read_summary(prefix)}
 
 
-def step_argv(step: str, data: Path, out: Path, threads: int) -> list:
+def step_argv(step: str, data: Path, out: Path, threads: int, rank: int = 0) -> list:
     bfile = ["--bfile", data]
     pheno = ["--pheno", f"{data}.pheno", "--pheno-name", PHENO]
     kinship = ["--kinship", out / PRODUCES["kinship"]]
     null = ["--null", out / PRODUCES["fit-null"]]
     args = {
-        "kinship": ["kinship", *bfile],
+        "kinship": ["kinship", *bfile, *(["--rank", rank] if rank else [])],
         "fit-null": ["fit-null", *bfile, *kinship, *pheno],
         "fit": ["fit", *bfile, *kinship, *null, *pheno, "--n-active", N_ACTIVE],
         "gwas": ["gwas", *bfile, *kinship, *pheno],
@@ -320,7 +325,7 @@ def run_case(case: Case, args, record, paths) -> None:
         for step in case.steps:
             record({"step": step, "status": "skipped", "reason": "data generation failed"})
         return
-    out = HERE / "runs" / case.kind / prefix.parent.name
+    out = HERE / "runs" / case.folder / prefix.parent.name
     paths(rel(prefix), rel(out))
     failed: set[str] = set()
     for step in case.steps:
@@ -337,8 +342,8 @@ def run_case(case: Case, args, record, paths) -> None:
             continue
         say(f"{case.label}: {step}")
         (out / PRODUCES[step]).unlink(missing_ok=True)
-        row = run_step(step_argv(step, prefix, out, args.threads), out / "logs" / step,
-                       args.timeout)  # fmt: skip
+        row = run_step(step_argv(step, prefix, out, args.threads, case.rank),
+                       out / "logs" / step, args.timeout)  # fmt: skip
         line, estimate = memory_plan(Path(f"{out / OUT_NAME[step]}.log"))
         row |= {"step": step, "memory_plan": line, "estimated_peak_gb": estimate}
         if estimate is not None and row["peak_rss_gb"]:
@@ -350,6 +355,49 @@ def run_case(case: Case, args, record, paths) -> None:
             f"tree {row['tree_peak_pss_gb']:.2f} GB"
             + (f", estimated {estimate:.2f} GB" if estimate is not None else ""))  # fmt: skip
         record(row)
+
+
+def against_full(case: Case, run_folder: str) -> dict:
+    """A low-rank chain's results against the full chain's of the same data (when it ran):
+    h², the correlation of −log10 P and λ_GC of gwas, the SNPs fit selected, and the overlap
+    of the 100 SNPs stability selects most often."""
+    import numpy as np
+    import pandas as pd
+
+    low = REPO / run_folder
+    full = HERE / "runs" / case.kind / low.name
+    out: dict = {"rank": case.rank, "full_run_folder": rel(full)}
+
+    def read(folder, name):
+        path = folder / name
+        return pd.read_csv(path, sep="\t", comment="#") if path.exists() else None
+
+    def gwas(folder):
+        path = folder / PRODUCES["gwas"]
+        return pd.read_csv(path, sep="\t") if path.exists() else None
+
+    nulls = [read(f, PRODUCES["fit-null"].replace(".npz", ".tsv")) for f in (low, full)]
+    if all(x is not None for x in nulls):
+        out["h2_low_rank"], out["h2_full"] = (float(x["H2"].iloc[0]) for x in nulls)
+    scans = [gwas(f) for f in (low, full)]
+    if all(x is not None for x in scans):
+        a, b = (-np.log10(x["P"].to_numpy()) for x in scans)
+        out["gwas_corr_log10p"] = float(np.corrcoef(a, b)[0, 1])
+        chi2 = [x["T_STAT"].to_numpy() ** 2 for x in scans]
+        out["lambda_gc_low_rank"], out["lambda_gc_full"] = (
+            float(np.median(c) / 0.454936423119572) for c in chi2
+        )
+        top = [set(x.nsmallest(100, "P")["ID"]) for x in scans]
+        out["gwas_top100_shared"] = len(top[0] & top[1])
+    fits = [read(f, "fit.weights.tsv") for f in (low, full)]
+    if all(x is not None for x in fits):
+        out["fit_shared_snps"] = len(set(fits[0]["SNP"]) & set(fits[1]["SNP"]))
+        out["fit_n_snps"] = [len(x) for x in fits]
+    stab = [read(f, PRODUCES["stability"]) for f in (low, full)]
+    if all(x is not None for x in stab):
+        top = [set(x.nlargest(100, "FREQ")["SNP"]) for x in stab]
+        out["stability_top100_shared"] = len(top[0] & top[1])
+    return out
 
 
 def growth_exponents(cases: list[dict], settings: dict) -> dict:
@@ -402,7 +450,7 @@ def parse_ints(text: str) -> list[int]:
 
 def make_cases(args) -> list[Case]:
     steps = tuple(s for s in CHAIN if s in args.steps)
-    cases = [Case("chain", n, p, steps) for n, p in args.sizes]
+    cases = [Case("chain", n, p, steps, rank) for n, p in args.sizes for rank in args.ranks]
     if args.fit_path is not None:
         cases.append(Case("fit-path", *args.fit_path, FIT_PATH))
     if args.growth:
@@ -428,6 +476,14 @@ def main(argv: list[str] | None = None) -> int:
         default=(1400, 800_000),
         metavar="NxP|none",
         help="the fit --n-mu 100 case (default 1400x800000)",
+    )
+    parser.add_argument(
+        "--ranks",
+        type=parse_ints,
+        default=[0],
+        metavar="R,...",
+        help="chain cases per kinship rank: 0 the full kinship, R > 0 `kinship --rank R`, "
+        "compared with the full chain of the same size when it ran (default 0)",
     )
     parser.add_argument("--growth", action="store_true", help="also run the growth grid")
     parser.add_argument("--growth-n", type=parse_ints, default=[1000, 2000, 4000])
@@ -462,7 +518,7 @@ def main(argv: list[str] | None = None) -> int:
             "threads": args.threads, "seed": args.seed, "missing": args.missing,
             "timeout_s": args.timeout, "pheno": PHENO, "n_active": N_ACTIVE, "n_reps": N_REPS,
             "n_mu": N_MU, "stability_seed": STABILITY_SEED, "sample_s": SAMPLE_S,
-            "steps": [s for s in CHAIN if s in args.steps],
+            "steps": [s for s in CHAIN if s in args.steps], "ranks": args.ranks,
             "growth": {"n": args.growth_n, "fixed_p": args.growth_fixed_p, "p": args.growth_p,
                        "fixed_n": args.growth_fixed_n} if args.growth else None,
             "data_defaults": scale_data.config_dict(data_config(2, 1, args)),
@@ -481,6 +537,9 @@ def main(argv: list[str] | None = None) -> int:
             entry |= {"data_prefix": data, "run_folder": out}
 
         run_case(case, args, record, paths)
+        if case.rank:
+            entry["against_full"] = against_full(case, entry["run_folder"])
+            write_json(args.results, result)
     if args.growth:
         result["growth_exponents"] = growth_exponents(result["cases"], result["settings"]["growth"])
     result |= {"finished": utc_timestamp(), "complete": True, "loadavg_after": loadavg()}

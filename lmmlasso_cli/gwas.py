@@ -28,6 +28,14 @@ which is the GLS estimate under V and its Wald t-test (the F(1, n − c − 1) t
   best grid point, to `EXACT_XTOL` in log δ;
 - ``ols`` (``--lm``): U = I and D = I (δ → ∞), ordinary least squares with the same covariates.
 
+Low rank (``kinship --rank``: U is (n, r), r < n, K's other eigenvalues 0; FaST-LMM's O(n r)
+per SNP): y* and C* are completed by their coordinates on B, an orthonormal basis of the
+parts of y and C outside range(U) (m ≤ c + 1 rows, `nullmodel.complement_rows`), and each
+SNP x by x*_B = Bᵀx and one more row, ‖x − U x* − B x*_B‖ (0 for y and C). These r + m + 1
+rows, with S = 0 on the last m + 1, hold every inner product of x, y and C in the metric
+(K + δI)⁻¹, so all of the above holds on them unchanged; the n − r − m − 1 rows left out
+are 0 for x, y and C and only add (n − r − m − 1) log δ to Σ log(S_i + δ).
+
 The tests are invariant to rescaling x, so SNPs come standardized (mean 0, sd 1, missing calls at
 the mean); the effect per copy of A1 is β̂_std / sd, and so is its SE.
 """
@@ -58,17 +66,19 @@ class ScanModel:
     For OLS, ``eigvals`` is None, the rotation is the identity and ``log_delta`` is +inf.
     """
 
-    eigvals: np.ndarray | None  # (n,) S
-    uy: np.ndarray  # (n,) y* = Uᵀy
-    uc: np.ndarray  # (n, c) C* = UᵀC
+    eigvals: np.ndarray | None  # (rows,) S, rows = n (or r + m + 1 for a low-rank K)
+    uy: np.ndarray  # (rows,) y* = Uᵀy
+    uc: np.ndarray  # (rows, c) C* = UᵀC
     log_delta: float  # δ of the fixed-δ test (the null model's)
-    weights: np.ndarray  # (n,) diagonal of D = (S + δ)^-1/2 (ones for OLS)
-    basis: np.ndarray  # (n, c) Q, orthonormal basis of D C*
-    y_tilde: np.ndarray  # (n,) ỹ = P D y*
+    weights: np.ndarray  # (rows,) diagonal of D = (S + δ)^-1/2 (ones for OLS)
+    basis: np.ndarray  # (rows, c) Q, orthonormal basis of D C*
+    y_tilde: np.ndarray  # (rows,) ỹ = P D y*
+    complement: np.ndarray | None = None  # (n, m) B of a low-rank K (module docstring)
+    n_null: int = 0  # rows left out (low rank): n − r − m − 1
 
     @property
     def n_samples(self) -> int:
-        return len(self.uy)
+        return len(self.uy) + self.n_null
 
     @property
     def n_covariates(self) -> int:
@@ -129,15 +139,53 @@ def prepare_scan(
             raise ValueError("an LMM scan needs the finite log δ of the null model")
         if eig.n_samples != n:
             raise ValueError("y and the eigendecomposition must have the same samples")
+        if eig.low_rank:
+            return _prepare_low_rank(y, C, eig, float(log_delta))
         eigvals, uy, uc = eig.eigvals, eig.eigvecs.T @ y, eig.eigvecs.T @ C
         weights = 1.0 / np.sqrt(eigvals + np.exp(log_delta))
+    return _whitened(eigvals, uy, uc, float(log_delta), weights)
+
+
+def _whitened(eigvals, uy, uc, log_delta, weights, complement=None, n_null=0) -> ScanModel:
+    n, c = uc.shape
     if c:
         basis, _ = np.linalg.qr(uc * weights[:, None])
     else:
         basis = np.zeros((n, 0))
     wy = uy * weights
     y_tilde = wy - basis @ (basis.T @ wy)
-    return ScanModel(eigvals, uy, uc, float(log_delta), weights, basis, y_tilde)
+    return ScanModel(eigvals, uy, uc, log_delta, weights, basis, y_tilde, complement, n_null)
+
+
+def _prepare_low_rank(y, C, eig: KinshipEigen, log_delta: float) -> ScanModel:
+    """`prepare_scan` for a low-rank K: the rows of y and C completed (module docstring)."""
+    from lmmlasso_cli.nullmodel import complement_rows
+
+    n, c = C.shape
+    r, basis = complement_rows(eig, np.column_stack([y, C]))
+    n_null = n - eig.rank - r.shape[0] - 1
+    if n_null < 0:
+        raise ValueError(
+            f"a kinship of rank {eig.rank} leaves no residual dimension for {n} samples and "
+            f"{c} covariates; use the full kinship"
+        )
+    zero = np.zeros((1, 1 + c))
+    rows = np.vstack([eig.eigvecs.T @ np.column_stack([y, C]), r, zero])
+    eigvals = np.concatenate([eig.eigvals, np.zeros(r.shape[0] + 1)])
+    weights = 1.0 / np.sqrt(eigvals + np.exp(log_delta))
+    return _whitened(eigvals, rows[:, 0], rows[:, 1:], log_delta, weights, basis, n_null)
+
+
+def complete_rotation(model: ScanModel, Z: np.ndarray, rotated: np.ndarray) -> np.ndarray:
+    """The rows of a block Z (n, b) for ``model``: Z* = UᵀZ itself (full rank), or for a
+    low-rank K Z* completed by BᵀZ and ‖z − U z* − B z*_B‖ per SNP (module docstring)."""
+    if model.complement is None:
+        return rotated
+    Z = np.asarray(Z, dtype=np.float64)
+    on_b = model.complement.T @ Z
+    rest = np.einsum("ij,ij->j", Z, Z) - np.einsum("ij,ij->j", rotated, rotated)
+    rest = np.sqrt(np.maximum(rest - np.einsum("ij,ij->j", on_b, on_b), 0.0))
+    return np.vstack([rotated, on_b, rest[None, :]])
 
 
 def rotate(eig: KinshipEigen | None, Z: np.ndarray, eigvecs: np.ndarray | None = None):
@@ -198,7 +246,7 @@ class _RemlProfile:
         xx = ((X * X).T @ w).T  # (G, b)
         xy = ((X * uy[:, None]).T @ w).T
         yy = (uy**2 @ w)[:, None]  # (G, 1)
-        logdets = np.log(h).sum(axis=0)[:, None]  # (G, 1)
+        logdets = (np.log(h).sum(axis=0) + model.n_null * grid)[:, None]  # (G, 1)
         if c:
             e = np.stack([((X * uc[:, [k]]).T @ w).T for k in range(c)], axis=2)  # (G, b, c)
             yc = (uc * uy[:, None]).T @ w  # (c, G)
@@ -232,7 +280,7 @@ def prepare_exact_kernels():
     df = n - 2  # an int, as `ScanModel.df`
     return prepare_in_background(
         [
-            (_exact_search, (S, uy, ucT, X, lo, hi, EXACT_XTOL, df, log_delta, fmin)),
+            (_exact_search, (S, uy, ucT, X, lo, hi, EXACT_XTOL, df, 0, log_delta, fmin)),
             (_exact_sums, (S, uy, ucT, X, log_delta, sums)),
         ]
     )
@@ -267,7 +315,7 @@ def wald_exact(
         lo = grid[np.maximum(best - 1, 0)]
         hi = grid[np.minimum(best + 1, n_grid)]
         log_delta, fmin = np.empty(b), np.empty(b)
-        _exact_search(S, uy, ucT, X, lo, hi, xtol, model.df, log_delta, fmin)
+        _exact_search(S, uy, ucT, X, lo, hi, xtol, model.df, model.n_null, log_delta, fmin)
         keep_grid = values[best, np.arange(b)] < fmin
         log_delta = np.where(keep_grid, grid[best], log_delta)
         sums = np.empty((b, 4))
@@ -310,10 +358,11 @@ def scan(
                 eigvecs = eigvecs32
             rotated = np.asarray(rotate(eig, Z, eigvecs), dtype=np.float64)
             for k, model in enumerate(models):
+                rows = complete_rotation(model, Z, rotated)
                 if method == "exact":
-                    parts[k].append(wald_exact(model, rotated, log_delta_range))
+                    parts[k].append(wald_exact(model, rows, log_delta_range))
                 else:
-                    parts[k].append(wald_fixed(model, rotated))
+                    parts[k].append(wald_fixed(model, rows))
             index_parts.append(np.asarray(snp_index))
             sd_parts.append(np.asarray(sds, dtype=np.float64))
         if progress is not None:

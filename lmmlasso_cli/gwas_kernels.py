@@ -77,19 +77,20 @@ def _projected_sums(S, uy, ucT, X, j, log_delta, w, cc, zx, zy):
 
 
 @njit(cache=True)
-def _criterion(S, uy, ucT, X, j, log_delta, df, w, cc, zx, zy):
-    """−2 log L_R(δ) of SNP j without its constants (see `_RemlProfile`)."""
+def _criterion(S, uy, ucT, X, j, log_delta, df, n_null, w, cc, zx, zy):
+    """−2 log L_R(δ) of SNP j without its constants (see `_RemlProfile`); ``n_null``
+    eigenvalues 0 of a low-rank K have no row and add n_null · log δ."""
     _, xx, xy, yy, logdet = _projected_sums(S, uy, ucT, X, j, log_delta, w, cc, zx, zy)
     if not xx > 0.0:
         return np.inf
     rss = yy - xy * xy / xx
     if not rss > 0.0:
         return np.inf
-    return df * np.log(rss / df) + logdet + np.log(xx)
+    return df * np.log(rss / df) + logdet + n_null * log_delta + np.log(xx)
 
 
 @njit(cache=True)
-def _exact_search(S, uy, ucT, X, lo, hi, xtol, df, out_x, out_f):
+def _exact_search(S, uy, ucT, X, lo, hi, xtol, df, n_null, out_x, out_f):
     """Brent's bounded minimization (as scipy's ``fminbound``) of each SNP's criterion over
     [lo_j, hi_j]; stops when the bracket is below 2·(xtol/3 + √ε·|x|)."""
     c = ucT.shape[0]
@@ -104,7 +105,7 @@ def _exact_search(S, uy, ucT, X, lo, hi, xtol, df, out_x, out_f):
         fulc = a + golden_mean * (b - a)
         nfc = xf = fulc
         rat = e = 0.0
-        fx = _criterion(S, uy, ucT, X, j, xf, df, w, cc, zx, zy)
+        fx = _criterion(S, uy, ucT, X, j, xf, df, n_null, w, cc, zx, zy)
         ffulc = fnfc = fx
         xm = 0.5 * (a + b)
         tol1 = sqrt_eps * abs(xf) + xtol / 3.0
@@ -136,7 +137,7 @@ def _exact_search(S, uy, ucT, X, lo, hi, xtol, df, out_x, out_f):
                 rat = golden_mean * e
             step = max(abs(rat), tol1)
             x = xf + step if rat >= 0.0 else xf - step
-            fu = _criterion(S, uy, ucT, X, j, x, df, w, cc, zx, zy)
+            fu = _criterion(S, uy, ucT, X, j, x, df, n_null, w, cc, zx, zy)
             if fu <= fx:
                 if x >= xf:
                     a = xf

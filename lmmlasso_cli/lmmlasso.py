@@ -254,8 +254,12 @@ def _lmm_fit(path, steps, n_covariates, eig, log_delta, top, n_duplicates) -> Lm
 
 
 def blup_residual(resid: np.ndarray, eig: KinshipEigen | None, log_delta: float) -> np.ndarray:
-    """a = (K + δI)⁻¹ r = U diag(1/(S+δ)) Uᵀ r; zeros when there is no kinship."""
+    """a = (K + δI)⁻¹ r = U diag(1/(S+δ)) Uᵀ r; for a low-rank K (U (n, r), its other
+    eigenvalues 0) r/δ + U diag(1/(S+δ) − 1/δ) Uᵀ r. Zeros when there is no kinship."""
     if eig is None:
         return np.zeros_like(resid)
-    d = 1.0 / (eig.eigvals + np.exp(log_delta))
+    delta = np.exp(log_delta)
+    d = 1.0 / (eig.eigvals + delta)
+    if eig.low_rank:
+        return resid / delta + eig.eigvecs @ ((d - 1.0 / delta) * (eig.eigvecs.T @ resid))
     return eig.eigvecs @ (d * (eig.eigvecs.T @ resid))

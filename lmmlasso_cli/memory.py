@@ -65,12 +65,21 @@ class Sizes:
     cache_bytes: float = 0.0  # the Lasso's rotated-column cache
     n_bim: int = 0  # SNPs listed in the .bim (its table is held in memory)
     n_mu: int = 1  # fit: μ values of the path (the model's background weights are n_mu × p)
+    kinship_rank: int = 0  # r of a low-rank kinship (`kinship --rank`; 0: full n × n)
 
 
-def _eigh(n: int) -> float:
+def _eigh(n: int, rank: int = 0) -> float:
     """An eigendecomposition of an n × n kinship: the loaded K, the copy LAPACK overwrites, its
-    work arrays (about 2n² doubles for syevd) and the eigenvectors: 5n² doubles."""
+    work arrays (about 2n² doubles for syevd) and the eigenvectors: 5n² doubles. Of a rank-r
+    kinship: the loaded eigenvectors, the factor, its SVD's copy and left vectors, 4nr."""
+    if rank:
+        return 4.0 * n * rank * F64
     return 5.0 * n * n * F64
+
+
+def _square(n: int, rank: int = 0) -> float:
+    """An n × n float64 matrix of the kinship's kind: n² doubles, or n × r for a rank-r one."""
+    return n * (rank or n) * F64
 
 
 def _phases(command: str, s: Sizes, b: int) -> list[list[tuple[str, float]]]:
@@ -79,27 +88,32 @@ def _phases(command: str, s: Sizes, b: int) -> list[list[tuple[str, float]]]:
     n, p, nk = s.n_samples, s.n_snps, s.n_kinship or s.n_samples
     item = F32 if s.precision == "float32" else F64
     block = n * b * (1 + F32 + item)  # codes, float32 counts or codes, standardized block
-    eigh = [("kinship eigendecomposition", _eigh(nk))]
+    r = s.kinship_rank
+    eigh = [("kinship eigendecomposition", _eigh(nk, r))]
     if command == "kinship":
         # the accumulator, the block's product, log2(units) partial sums of the tree, and the
         # symmetrized copy at the end
         units = max(1, -(-p // (8 * b)))
-        return [[
+        sums = [
             ("n x n sums", (2 + units.bit_length()) * n * n * F64),
             ("block product", n * n * item),
             ("SNP block", block),
-        ]]  # fmt: skip
+        ]
+        if not r:
+            return [sums]
+        # --rank: K, the copy syevr reduces, and the r eigenvectors
+        return [sums, [("K and its leading eigenpairs", 2 * n * n * F64 + n * r * F64)]]
     if command in ("fit-null", "pca"):
         return [eigh]
     if command == "gwas":
-        rotation = [("kinship + eigenvectors", 2 * n * n * F64)]
+        rotation = [("kinship + eigenvectors", 2 * _square(n, r))]
         if s.precision == "float32":
-            rotation.append(("float32 eigenvectors", s.workers * n * n * F32))
+            rotation.append(("float32 eigenvectors", s.workers * _square(n, r) / 2))
         rotation.append(("SNP blocks + rotations", s.workers * (block + 3 * n * b * F64)))
         return [eigh, rotation]
     if command in ("fit", "cv", "stability"):
         sub = s.n_subsample or n
-        held = [("genotype codes", n * p), ("kinship", nk * nk * F64)]
+        held = [("genotype codes", n * p), ("kinship", _square(nk, r))]
         subset = sub * p if s.n_subsample and sub * p <= SUBSET_COPY_BYTES else 0
         from lmmlasso_cli.lasso.path import GRAM_MAX_FEATURES
 
@@ -112,7 +126,7 @@ def _phases(command: str, s: Sizes, b: int) -> list[list[tuple[str, float]]]:
             # and the model file's buffer
             weights = 4.0 * s.n_mu * p * F64
             fit = [
-                ("eigenvectors", n * n * F64),
+                ("eigenvectors", _square(n, r)),
                 ("Lasso: column cache, Gram matrix, correlations", lasso),
                 ("background weights", weights),
             ]
@@ -120,7 +134,8 @@ def _phases(command: str, s: Sizes, b: int) -> list[list[tuple[str, float]]]:
         # every training set eigendecomposes its own copy of its kinship in place
         # (`nullmodel.eigendecompose(overwrite=True)`): the copy, then the eigenvectors, and
         # syevd's 2n² work doubles
-        per_fit = 3.0 * sub * sub * F64 + lasso
+        # (a rank-r kinship: the factor's rows, their SVD's copy and left vectors, 3 sub·r)
+        per_fit = 3.0 * _square(sub, r) + lasso
         if s.workers > 1 and not (command == "stability" and s.n_phenos == 1):
             # the workers read the codes from a shared file (its page cache) while this process
             # keeps its copy; stability of one phenotype lets go of it

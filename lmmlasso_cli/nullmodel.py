@@ -19,6 +19,13 @@ C is parameterized. The negative log-likelihood is evaluated on a grid of log δ
 points over [−5, 5]); every interior local minimum is refined with Brent's method and the best
 is kept. h² = σg²/(σg² + σe²) = 1/(1 + δ); its standard error is the delta method applied to the
 observed information of the profiled likelihood in log δ.
+
+Low rank (``kinship --rank``; U is (n, r), r < n, and K's other n − r eigenvalues are 0): the
+parts of y and C outside range(U) are written in an orthonormal basis of their span
+(`complement_rows`: m ≤ c + 1 rows with S_i = 0); their other n − r − m coordinates are 0 and
+only add (n − r − m) log δ to Σ log(S_i + δ). The sums above then run over r + m rows, O(n r)
+per phenotype, and give exactly the likelihood of the full-rank formulas for that K
+(FaST-LMM's low-rank likelihood, Lippert et al. 2011).
 """
 
 from __future__ import annotations
@@ -35,20 +42,118 @@ from lmmlasso_cli.settings import NullSearch
 BRENT_XTOL = 1e-10
 HESSIAN_STEP = 1e-3  # finite-difference step in log δ for the observed information
 EIGVAL_NULL = 1e-10  # relative size below which an eigenvalue of K counts as zero
+COMPLEMENT_RTOL = 1e-10  # complement directions below this share of ‖M‖ are rounding
 EIGVAL_CLIP = 0.0  # eigenvalues of K below this (rounding noise of a PSD matrix) are set to it
 
 
 @dataclass(frozen=True)
 class KinshipEigen:
-    """K = eigvecs @ diag(eigvals) @ eigvecs.T, eigenvalues ascending and clipped at 0."""
+    """K = eigvecs @ diag(eigvals) @ eigvecs.T, eigenvalues ascending and clipped at 0.
 
-    eigvals: np.ndarray  # (n_samples,)
-    eigvecs: np.ndarray  # (n_samples, n_samples)
+    Full rank: eigvecs is (n, n) orthogonal. Low rank (`LowRankKinship`, ``kinship --rank``):
+    eigvecs is (n, r), r < n, with orthonormal columns, and K's other n − r eigenvalues are 0;
+    every consumer then works with the r columns and the complement I − UUᵀ (FaST-LMM's
+    low-rank path: O(nr) per vector instead of O(n²)).
+    """
+
+    eigvals: np.ndarray  # (r,)
+    eigvecs: np.ndarray  # (n_samples, r)
     n_clipped: int  # eigenvalues that were slightly negative and set to 0
 
     @property
     def n_samples(self) -> int:
+        return self.eigvecs.shape[0]
+
+    @property
+    def rank(self) -> int:
         return len(self.eigvals)
+
+    @property
+    def low_rank(self) -> bool:
+        return self.rank < self.n_samples
+
+
+@dataclass(frozen=True)
+class LowRankKinship:
+    """K = F Fᵀ from an (n, r) factor F, r < n (``kinship --rank``: F = U_r diag(S_r)^½ of
+    K's r leading eigenpairs). Restricting K to some individuals restricts F's rows; the
+    eigensystem of the restriction is the thin SVD of its rows, O(n r²) (`eigen`)."""
+
+    factor: np.ndarray  # (n, r)
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        n = self.factor.shape[0]
+        return (n, n)
+
+    def rows(self, idx: np.ndarray) -> LowRankKinship:
+        return LowRankKinship(self.factor[np.asarray(idx)])
+
+    def block(self, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
+        """K[rows][:, cols] = F_rows F_colsᵀ, (len(rows), len(cols))."""
+        return self.factor[np.asarray(rows)] @ self.factor[np.asarray(cols)].T
+
+    def eigen(self) -> KinshipEigen:
+        """K = U diag(s²) Uᵀ from the thin SVD F = U diag(s) Vᵀ (LAPACK gesdd), ascending."""
+        left, sing, _ = linalg.svd(self.factor, full_matrices=False, check_finite=False)
+        return KinshipEigen(
+            eigvals=np.ascontiguousarray(sing[::-1] ** 2),
+            eigvecs=np.ascontiguousarray(left[:, ::-1]),
+            n_clipped=0,
+        )
+
+
+def leading_eigen(kinship: np.ndarray, rank: int) -> KinshipEigen:
+    """The ``rank`` largest eigenpairs of a kinship (LAPACK syevr on that index range; the
+    tridiagonal reduction is still O(n³), the eigenvectors O(n² rank)), as a low-rank
+    `KinshipEigen`: K ≈ U_r diag(S_r) U_rᵀ, exact when rank(K) ≤ r (a kinship of at most r
+    SNPs). Negative eigenvalues among them are clipped at 0."""
+    n = kinship.shape[0]
+    if not 1 <= rank < n:
+        raise InputError(f"`rank` must be between 1 and n − 1 = {n - 1}, got {rank}")
+    eigvals, eigvecs = linalg.eigh(
+        kinship, subset_by_index=(n - rank, n - 1), driver="evr", check_finite=False
+    )
+    neg = eigvals < EIGVAL_CLIP
+    eigvals = np.where(neg, EIGVAL_CLIP, eigvals)
+    return KinshipEigen(eigvals=eigvals, eigvecs=eigvecs, n_clipped=int(neg.sum()))
+
+
+def decompose(kinship, overwrite: bool = False) -> KinshipEigen:
+    """The eigensystem of a kinship: `eigendecompose` for an (n, n) matrix, the thin SVD of the
+    factor for a `LowRankKinship`."""
+    if isinstance(kinship, LowRankKinship):
+        return kinship.eigen()
+    return eigendecompose(kinship, overwrite=overwrite)
+
+
+def kinship_block(kinship, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
+    """K[rows][:, cols] as a new float64 array, of an (n, n) matrix or a `LowRankKinship`."""
+    if isinstance(kinship, LowRankKinship):
+        return kinship.block(rows, cols)
+    return np.asarray(kinship[np.ix_(rows, cols)], dtype=np.float64)
+
+
+def restricted_eigen(kinship, rows: np.ndarray) -> KinshipEigen:
+    """The eigensystem of K restricted to ``rows``: a copy of K[rows][:, rows] eigendecomposed
+    in place (O(m³)), or the thin SVD of a `LowRankKinship`'s factor rows (O(m r²))."""
+    if isinstance(kinship, LowRankKinship):
+        return kinship.rows(rows).eigen()
+    return eigendecompose(kinship_block(kinship, rows, rows), overwrite=True)
+
+
+def complement_rows(eig: KinshipEigen, M: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """For a low-rank eig and M (n, m): (R, B) with (I − UUᵀ)M = B R, B (n, m') orthonormal
+    and orthogonal to U, R (m', m), m' ≤ m its numerical rank (thin SVD; directions of M
+    inside range(U) have no complement and add no row). The rows [UᵀM; R] then give every
+    inner product of M's columns in any metric a (I − UUᵀ) + U diag(b) Uᵀ exactly, with
+    weight a on R's rows: M's coordinates on K's eigenvectors, completed by B."""
+    resid = M - eig.eigvecs @ (eig.eigvecs.T @ M)
+    left, sing, _ = np.linalg.svd(resid, full_matrices=False)
+    scale = max(float(np.linalg.norm(M)), 1e-300)
+    keep = sing > COMPLEMENT_RTOL * scale
+    basis = np.ascontiguousarray(left[:, keep])
+    return basis.T @ resid, basis
 
 
 # Eigenvalues below −PSD_RTOL·max(1, λ_max) mean the matrix is not a kinship; above, they are
@@ -104,6 +209,13 @@ class _Profile:
         self.S = eig.eigvals
         self.uy = eig.eigvecs.T @ y
         self.uc = eig.eigvecs.T @ covariates
+        self.n_null = 0  # eigenvalues 0 of K with no row here (low rank: y, C are 0 there)
+        if eig.low_rank:  # complete the rows with the complement of [y, C] (`complement_rows`)
+            r, _ = complement_rows(eig, np.column_stack([y, covariates]))
+            self.S = np.concatenate([self.S, np.zeros(r.shape[0])])
+            self.uy = np.concatenate([self.uy, r[:, 0]])
+            self.uc = np.vstack([self.uc, r[:, 1:]])
+            self.n_null = eig.n_samples - len(self.S)
         self.n, self.c = covariates.shape
         self.reml = reml
         if self.c:
@@ -131,7 +243,7 @@ class _Profile:
 
     def nll(self, log_delta: float) -> float:
         _, rss, logdet_a, _ = self.solve(log_delta)
-        logdet_h = float(np.sum(np.log(self.S + np.exp(log_delta))))
+        logdet_h = float(np.sum(np.log(self.S + np.exp(log_delta)))) + self.n_null * log_delta
         if self.reml:
             m = self.n - self.c
             return 0.5 * (
@@ -187,7 +299,8 @@ def fit_null_model(
     if at_boundary:
         side = "h² ≈ 1 (δ tiny)" if best_x == grid[0] else "h² ≈ 0 (δ huge)"
         why = ""
-        if best_x == grid[0] and not reml and np.any(eig.eigvals <= EIGVAL_NULL * eig.eigvals[-1]):
+        singular = eig.low_rank or np.any(eig.eigvals <= EIGVAL_NULL * eig.eigvals[-1])
+        if best_x == grid[0] and not reml and singular:
             why = (
                 " (K is singular, e.g. sample-centred, and the ML likelihood grows without "
                 "bound as δ → 0 along its null space when the covariates fit that direction; "

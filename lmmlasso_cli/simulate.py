@@ -99,7 +99,7 @@ def simulate_phenotype(
         b = rng.standard_normal(k)
     else:
         b = rng.choice([-1.0, 1.0], size=k)
-    z = rng.standard_normal(n) if eig is not None else np.zeros(n)
+    z = rng.standard_normal(eig.rank) if eig is not None else np.zeros(n)
     e = rng.standard_normal(n)
     g = Z @ b
     g -= g.mean()

@@ -39,6 +39,19 @@ PARAMS += ("exclude", "keep", "remove")
 )
 @options(PRECISION)
 @click.option(
+    "--rank",
+    "--kinship-rank",
+    "rank",
+    type=click.IntRange(min=1),
+    default=None,
+    metavar="R",
+    help="Store K's R leading eigenpairs instead of the n x n matrix (a low-rank kinship: "
+    "fit-null, fit, gwas, cv, stability, predict and simulate then work in O(nR) per vector "
+    "and O(nR^2) per set of individuals, as FaST-LMM). Exact when at most R SNPs are used; "
+    "otherwise K ~ U_R S_R U_R^T, the log says which share of trace(K) it keeps. "
+    "Default: the full matrix.",
+)
+@click.option(
     "--grm", is_flag=True, help="Also write GCTA binary PREFIX.grm.bin/.grm.N.bin/.grm.id."
 )
 @options(
@@ -69,6 +82,8 @@ def kinship(log, **kw):
     """
     from lmmlasso_cli.errors import InputError
 
+    if kw["part"] and kw["rank"]:
+        raise InputError("--rank applies to the whole kinship: give it to --merge, not --part")
     if kw["merge_parts"]:
         _merge(log, kw)
         return
@@ -90,7 +105,7 @@ def _compute(log, kw):
     data = load_dataset(data_options_from(kw, need_pheno=False))
     from lmmlasso_cli.cli.pipeline import plan_for_data
 
-    plan_for_data(log, kw, "kinship", data)
+    plan_for_data(log, kw, "kinship", data, kinship_rank=kw.get("rank") or 0)
     plink, samples = data.plink, data.samples
     log.info(f"{plink.prefix}: {plink.n_samples} individuals, {plink.n_snps} SNPs")
     log.info(f"individuals: {samples.n_samples} kept; dropped: {samples.describe_drops()}")
@@ -233,10 +248,12 @@ def _write(log, kw, kin, fid, iid, snp, a1, params):
     )
     out = kw["out"] + ".kinship.npz"
     n = len(iid)
-    save_kinship(out, kin, fid, iid, snp, a1, provenance("kinship", params))
+    low_rank = _leading(log, kin, kw.get("rank"))
+    params = {**params, "rank": kw.get("rank")}
+    save_kinship(out, kin, fid, iid, snp, a1, provenance("kinship", params), low_rank)
+    shape = f"{n} x {n}" if low_rank is None else f"rank {low_rank.rank} of {n} x {n}"
     log.info(
-        f"wrote {out}: {n} x {n}, scaling {kin.scaling}, "
-        f"normalized by mean diagonal {kin.scale:.6f}"
+        f"wrote {out}: {shape}, scaling {kin.scaling}, normalized by mean diagonal {kin.scale:.6f}"
     )
     if kw["grm"]:
         write_gcta_grm(kw["out"], kin.matrix, fid, iid, kin.n_snps)
@@ -246,3 +263,31 @@ def _write(log, kw, kin, fid, iid, snp, a1, params):
         f"summary: mean diagonal {np.mean(np.diag(kin.matrix)):.4f}, off-diagonal mean "
         f"{off.mean():.4f}, sd {off.std():.4f}, max {off.max():.4f}"
     )
+
+
+def _leading(log, kin, rank):
+    """K's ``rank`` leading eigenpairs (`nullmodel.leading_eigen`), or None for the full K."""
+    if rank is None:
+        return None
+    import time
+
+    import numpy as np
+
+    from lmmlasso_cli.errors import InputError
+    from lmmlasso_cli.nullmodel import leading_eigen
+
+    n = kin.matrix.shape[0]
+    if rank >= n - 1:
+        raise InputError(
+            f"--rank {rank}: a low-rank kinship needs R < n - 1 = {n - 1}; drop --rank for "
+            f"the full matrix"
+        )
+    start = time.perf_counter()
+    eig = leading_eigen(kin.matrix, rank)
+    kept = float(eig.eigvals.sum() / np.trace(kin.matrix))
+    exact = " (exact: at most R SNPs)" if kin.n_snps <= rank else ""
+    log.info(
+        f"rank {rank}: the leading eigenpairs keep {100 * kept:.2f}% of trace(K){exact}; "
+        f"smallest kept eigenvalue {eig.eigvals[0]:.4g} ({time.perf_counter() - start:.1f} s)"
+    )
+    return eig

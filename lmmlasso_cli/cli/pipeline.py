@@ -126,6 +126,8 @@ def plan_for_data(log, kw: dict, command: str, data, kin=None, units: int = 1, *
     sizes.setdefault("cache_bytes", n * min(sizes["n_snps"], 2048) * 8.0)
     nk = len(kin.iid) if kin is not None else 0
     sizes.setdefault("n_bim", data.plink.n_snps)
+    if kin is not None and kin.rank:
+        sizes.setdefault("kinship_rank", kin.rank)
     return memory_plan(log, kw, command, n_samples=n, n_kinship=nk, workers=workers, **sizes)
 
 
@@ -149,7 +151,8 @@ def load_inputs(log, opts, kinship_path: str | None):
     if kin is not None:
         analysed = np.isfinite(data.phenotypes).any(axis=1)
         kin.submatrix(samples.fid[analysed], samples.iid[analysed])  # raises if not covered
-        log.info(f"kinship {kin.path}: {len(kin.iid)} individuals, {kin.n_snps} SNPs")
+        rank = "" if kin.rank is None else f", rank {kin.rank} (low-rank path)"
+        log.info(f"kinship {kin.path}: {len(kin.iid)} individuals, {kin.n_snps} SNPs{rank}")
     return data, kin
 
 
@@ -219,7 +222,7 @@ def iter_phenotypes(
     With a ``search`` (`NullSearch`) and a kinship, the null models are fitted here, one unit
     per phenotype of a group on ``backend`` (default: this process)."""
     from lmmlasso_cli.io.dataset import phenotype_groups
-    from lmmlasso_cli.nullmodel import eigendecompose
+    from lmmlasso_cli.nullmodel import decompose
     from lmmlasso_cli.phenotypes import prepare_phenotype
 
     source = os.path.basename(data.pheno_source)
@@ -238,9 +241,10 @@ def iter_phenotypes(
         covariates = data.covariates[rows]
         eig = None
         if kin is not None and need_eig:
-            eig = eigendecompose(kin.submatrix(fid, iid))
+            eig = decompose(kin.submatrix(fid, iid))
+            how = "eigendecomposition" if kin.rank is None else f"rank-{kin.rank} SVD"
             log.info(
-                f"eigendecomposition {g}: {len(rows)} individuals, phenotypes "
+                f"{how} {g}: {len(rows)} individuals, phenotypes "
                 f"{', '.join(data.pheno_names[c] for c in columns)}"
             )
         names, values = data.pheno_names, data.phenotypes
@@ -591,7 +595,7 @@ def principal_components(log, kw, data, n_pcs: int):
     from lmmlasso_cli.io.dataset import snp_scales, standardized_blocks
     from lmmlasso_cli.io.kinship_file import load_kinship
     from lmmlasso_cli.io.plink import GenotypeReader
-    from lmmlasso_cli.nullmodel import eigendecompose
+    from lmmlasso_cli.nullmodel import decompose
     from lmmlasso_cli.pca import kinship_pcs, randomized_pcs
 
     samples = data.samples
@@ -602,7 +606,7 @@ def principal_components(log, kw, data, n_pcs: int):
     try:
         if kw.get("kinship"):
             kin = load_kinship(kw["kinship"])
-            eig = eigendecompose(kin.submatrix(samples.fid, samples.iid))
+            eig = decompose(kin.submatrix(samples.fid, samples.iid))
             log.info(f"PCs from the eigendecomposition of {kin.path} ({kin.n_snps} SNPs)")
             return kinship_pcs(eig.eigvals, eig.eigvecs, n_pcs, kin.n_snps)
         with GenotypeReader(data.plink, samples.fam_index, num_threads=kw["threads"]) as reader:

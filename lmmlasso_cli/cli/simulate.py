@@ -91,7 +91,7 @@ def run_simulate(log, kw):
     from lmmlasso_cli.io.kinship_file import load_kinship
     from lmmlasso_cli.io.plink import GenotypeReader
     from lmmlasso_cli.io.simulate_file import write_phenotypes, write_truth
-    from lmmlasso_cli.nullmodel import eigendecompose
+    from lmmlasso_cli.nullmodel import decompose
 
     h2s, h2b = kw["h2_snps"], kw["h2_background"]
     if h2s + h2b > 1.0:
@@ -119,7 +119,7 @@ def run_simulate(log, kw):
     eig = None
     if h2b > 0:
         kin = load_kinship(kw["kinship"])
-        eig = eigendecompose(kin.submatrix(samples.fid, samples.iid))
+        eig = decompose(kin.submatrix(samples.fid, samples.iid))
         log.info(f"kinship {kin.path}: eigendecomposed over {samples.n_samples} individuals")
     elif kw.get("kinship"):
         log.info("--h2-background 0: --kinship is not used")

@@ -25,10 +25,11 @@ from lmmlasso_cli.io.samples import index_in
 
 @dataclass(frozen=True)
 class KinshipFile:
-    """A kinship matrix with its sample IDs and, for npz artifacts, the SNPs behind it."""
+    """A kinship matrix with its sample IDs and, for npz artifacts, the SNPs behind it. A
+    low-rank file (``kinship --rank``) holds K's leading eigenpairs instead of the matrix."""
 
     path: str
-    matrix: np.ndarray  # (n, n) float64
+    matrix: np.ndarray | None  # (n, n) float64; None for a low-rank file
     fid: np.ndarray
     iid: np.ndarray
     snp: np.ndarray | None  # SNP IDs used (npz only)
@@ -38,21 +39,42 @@ class KinshipFile:
     scale: float  # normalization divisor (1.0 for GCTA input: unknown, taken as is)
     scaling: str
     n_snps: int
+    eigen: object = None  # nullmodel.KinshipEigen (n, r) of a low-rank file, else None
 
-    def submatrix(self, fid: np.ndarray, iid: np.ndarray) -> np.ndarray:
-        """K restricted to and ordered as the given individuals (error if any is missing)."""
+    @property
+    def rank(self) -> int | None:
+        return None if self.eigen is None else self.eigen.rank
+
+    def submatrix(self, fid: np.ndarray, iid: np.ndarray):
+        """K restricted to and ordered as the given individuals (error if any is missing): an
+        (m, m) array, or for a low-rank file a `nullmodel.LowRankKinship` of the factor's rows
+        (`nullmodel.decompose` gives the eigensystem of either)."""
         pos = index_in(fid, iid, self.fid, self.iid, self.path)
+        if self.eigen is not None:
+            from lmmlasso_cli.nullmodel import LowRankKinship
+
+            factor = self.eigen.eigvecs[pos] * np.sqrt(self.eigen.eigvals)
+            return LowRankKinship(factor)
         return self.matrix[np.ix_(pos, pos)]
 
 
-def save_kinship(path: str, kin, fid, iid, snp, a1, meta: dict) -> None:
-    """Write a `kinship.Kinship` result and its IDs as an npz artifact."""
+def save_kinship(path: str, kin, fid, iid, snp, a1, meta: dict, low_rank=None) -> None:
+    """Write a `kinship.Kinship` result and its IDs as an npz artifact; with ``low_rank`` (a
+    `nullmodel.KinshipEigen` of K's leading eigenpairs) those instead of K: arrays
+    ``K_eigvals`` (r,) ascending and ``K_eigvecs`` (n, r), metadata ``rank``."""
+    norm = "K = Z Z^T / (n_snps * scale), mean diagonal 1"
+    if low_rank is None:
+        meta, matrix = {**meta, "normalization": norm}, {"K": kin.matrix}
+    else:
+        note = f"{norm}; stored as its {low_rank.rank} leading eigenpairs, K ~ U diag(S) U^T"
+        meta = {**meta, "normalization": note, "rank": low_rank.rank}
+        matrix = {"K_eigvals": low_rank.eigvals, "K_eigvecs": low_rank.eigvecs}
     save_npz(
         path,
         "kinship",
-        {**meta, "normalization": "K = Z Z^T / (n_snps * scale), mean diagonal 1"},
+        meta,
         {
-            "K": kin.matrix,
+            **matrix,
             "fid": fid,
             "iid": iid,
             "snp": snp,
@@ -68,14 +90,33 @@ def save_kinship(path: str, kin, fid, iid, snp, a1, meta: dict) -> None:
 def load_kinship(path: str) -> KinshipFile:
     """Read ``--kinship`` in either format."""
     if path.endswith(".npz"):
-        art = load_npz(path, "kinship", ("K", "fid", "iid", "snp", "snp_means", "snp_sds"))
-        matrix = art["K"]
+        art = load_npz(path, "kinship", ("fid", "iid", "snp", "snp_means", "snp_sds"))
         n = len(art["iid"])
-        if matrix.shape != (n, n):
-            raise InputError(f"{path}: K is not square with one row per individual; re-create it")
+        matrix, eigen = None, None
+        if "K" in art.arrays:
+            matrix = art["K"].astype(np.float64)
+            if matrix.shape != (n, n):
+                raise InputError(
+                    f"{path}: K is not square with one row per individual; re-create it"
+                )
+        elif "K_eigvecs" in art.arrays and "K_eigvals" in art.arrays:
+            from lmmlasso_cli.nullmodel import KinshipEigen
+
+            vals, vecs = art["K_eigvals"], art["K_eigvecs"]
+            if vecs.ndim != 2 or vecs.shape != (n, len(vals)) or len(vals) >= n:
+                raise InputError(
+                    f"{path}: its low-rank K_eigvecs is not (n, rank) with rank < n = {n}; "
+                    f"re-create it with `lmmlasso kinship --rank`"
+                )
+            eigen = KinshipEigen(vals.astype(np.float64), vecs.astype(np.float64), 0)
+        else:
+            raise InputError(
+                f"{path}: holds neither K nor K_eigvals/K_eigvecs; re-create it with "
+                f"`lmmlasso kinship`"
+            )
         return KinshipFile(
             path=path,
-            matrix=matrix.astype(np.float64),
+            matrix=matrix,
             fid=art["fid"].astype(str),
             iid=art["iid"].astype(str),
             snp=art["snp"].astype(str),
@@ -85,6 +126,7 @@ def load_kinship(path: str) -> KinshipFile:
             scale=float(art["scale"]),
             scaling=str(art["scaling"]),
             n_snps=len(art["snp"]),
+            eigen=eigen,
         )
     prefix = path[: -len(".grm.bin")] if path.endswith(".grm.bin") else path
     if not os.path.exists(prefix + ".grm.bin"):

@@ -91,7 +91,8 @@ def data_fingerprint(fid, iid, snps: SnpLabels, data) -> str:
         _hash_array(h, X.lut)
     else:
         _hash_array(h, X)
-    for values in (data.y_raw, data.covariates, data.K):
+    K = getattr(data.K, "factor", data.K)  # a LowRankKinship by its factor
+    for values in (data.y_raw, data.covariates, K):
         _hash_array(h, values)
     return h.hexdigest()
 

@@ -19,6 +19,11 @@ Minimizing ½‖ỹ − X̃w‖² + penalty(w) is the same as minimizing
 (:meth:`RotatedDesign.covariate_coefs`). Rotating one SNP costs O(n²), so columns are rotated
 only when the solver asks for them and are kept in a bounded LRU cache; correlations are
 computed without rotating X: X̃ᵀv = Xᵀ(U(D(Pv))), O(n² + np).
+
+A low-rank kinship (U (n × r), r < n, K's other eigenvalues 0; ``kinship --rank``) has no n × n
+rotation. Its whitening is the symmetric W = (K + δI)^−½ = δ^−½ (I − UUᵀ) + U D_r Uᵀ, with
+WᵀW = (K + δI)⁻¹ as well, so X̃ = P W X and ỹ = P W y pose the same Lasso problem; W costs
+O(n r) per vector (FaST-LMM's low-rank path), and X̃ᵀv = Xᵀ(W(Pv)).
 """
 
 from typing import Protocol, runtime_checkable
@@ -115,8 +120,9 @@ class RotatedDesign:
     ----------
     X : standardized genotypes (n_samples × n_snps): a `compact.CompactGenotypes` (one byte per
         call; what the commands pass) or a float64 matrix, never copied.
-    eigvecs : (n_samples, n_samples) U of K = U diag(S) Uᵀ.
-    eigvals : (n_samples,) S.
+    eigvecs : (n_samples, r) U of K = U diag(S) Uᵀ: r = n_samples, or r < n_samples for a
+        low-rank K (its other eigenvalues 0; module docstring).
+    eigvals : (r,) S.
     delta : δ = σe²/σg² > 0 (S + δ must be positive).
     covariates : (n_samples, n_covariates) C, possibly with 0 columns, or None.
     max_cache_bytes : memory budget of the rotated-column cache (LRU eviction).
@@ -136,13 +142,15 @@ class RotatedDesign:
         self.n_samples, self.n_features = n, p
         eigvecs = np.asarray(eigvecs, dtype=np.float64)
         eigvals = np.asarray(eigvals, dtype=np.float64)
-        if eigvecs.shape != (n, n):
+        if eigvecs.ndim != 2 or eigvecs.shape[0] != n or eigvecs.shape[1] > n:
             raise ValueError(
-                f"eigvecs must have shape ({n}, {n}) to match X with {n} samples, "
+                f"eigvecs must have shape ({n}, r), r <= {n}, to match X with {n} samples, "
                 f"got {eigvecs.shape}"
             )
-        if eigvals.shape != (n,):
-            raise ValueError(f"eigvals must have shape ({n},), got {eigvals.shape}")
+        r = eigvecs.shape[1]
+        if eigvals.shape != (r,):
+            raise ValueError(f"eigvals must have shape ({r},), got {eigvals.shape}")
+        self.low_rank = r < n
         delta = float(delta)
         if not np.isfinite(delta) or delta <= 0:
             raise ValueError(f"delta must be a positive finite number, got {delta}")
@@ -156,6 +164,7 @@ class RotatedDesign:
         self.eigvals = eigvals
         self.delta = delta
         self._scale = 1.0 / np.sqrt(shifted)  # diagonal of D
+        self._scale_null = 1.0 / np.sqrt(delta)  # W's value on the complement (low rank)
         if covariates is None:
             covariates = np.empty((n, 0))
         covariates = np.asarray(covariates, dtype=np.float64)
@@ -178,8 +187,18 @@ class RotatedDesign:
 
     # -- linear maps -------------------------------------------------------------------
     def _whiten(self, M: np.ndarray) -> np.ndarray:
-        """D Uᵀ M for M (n, k)."""
-        return self._scale[:, None] * (self.eigvecs.T @ M)
+        """D Uᵀ M (full rank) or W M (low rank) for M (n, k) or (n,)."""
+        scale = self._scale if M.ndim == 1 else self._scale[:, None]
+        if not self.low_rank:
+            return scale * (self.eigvecs.T @ M)
+        null = self._scale_null
+        return null * M + self.eigvecs @ ((scale - null) * (self.eigvecs.T @ M))
+
+    def _whiten_adjoint(self, u: np.ndarray) -> np.ndarray:
+        """(D Uᵀ)ᵀ u = U D u (full rank) or W u (low rank, W symmetric) for u (n,)."""
+        if not self.low_rank:
+            return self.eigvecs @ (self._scale * u)
+        return self._whiten(u)
 
     def _project(self, M: np.ndarray) -> np.ndarray:
         """P M = M − Q QᵀM, in place on M (n,) or (n, k)."""
@@ -195,8 +214,6 @@ class RotatedDesign:
             raise ValueError(
                 f"can only rotate arrays with {self.n_samples} rows, got shape {M.shape}"
             )
-        if M.ndim == 1:
-            return self._project(self._scale * (self.eigvecs.T @ M))
         return self._project(self._whiten(M))
 
     def rotate_target(self, y: np.ndarray) -> np.ndarray:
@@ -208,8 +225,7 @@ class RotatedDesign:
     def correlations(self, v: np.ndarray) -> np.ndarray:
         """X̃ᵀv = Xᵀ U D P v for all SNPs, without rotating X: (n_features,)."""
         v = _check_vector(v, self.n_samples)
-        u = self._project(v.copy())
-        u = self.eigvecs @ (self._scale * u)
+        u = self._whiten_adjoint(self._project(v.copy()))
         return self.X.tdot(u)
 
     def columns(self, idx: np.ndarray) -> np.ndarray:
@@ -278,7 +294,7 @@ class RotatedDesign:
             return np.empty(0)
         support = np.flatnonzero(coefs)
         resid = y - self.X.columns(support) @ coefs[support]
-        target = self._scale * (self.eigvecs.T @ resid)
+        target = self._whiten(resid)
         alpha, *_ = np.linalg.lstsq(self._cov_white, target, rcond=None)
         return alpha
 

@@ -40,7 +40,7 @@ import scipy.sparse as sp
 from lmmlasso_cli.compact import as_genotypes
 from lmmlasso_cli.errors import InputError
 from lmmlasso_cli.lmmlasso import LmmStep, fit_lmm_lasso
-from lmmlasso_cli.nullmodel import KinshipEigen
+from lmmlasso_cli.nullmodel import KinshipEigen, kinship_block
 from lmmlasso_cli.predict import accuracy
 from lmmlasso_cli.selection.folds import (
     TrainingData,
@@ -208,7 +208,7 @@ def fit_fold(
     held_out = np.asarray(held_out)
     train = np.setdiff1d(np.arange(len(data.y_raw)), held_out)
     transform = fit_transform(training_phenotype(data, train), settings.transform)
-    K_vt = np.asarray(data.K[np.ix_(held_out, train)], dtype=np.float64)
+    K_vt = kinship_block(data.K, held_out, train)
     min_mus = (settings.lasso.path_stop or PathStop()).min_mus
     monitor = _HeldOut(
         as_genotypes(data.X).take_rows(held_out),

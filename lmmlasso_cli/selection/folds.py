@@ -31,7 +31,7 @@ import numpy as np
 from lmmlasso_cli.compact import as_genotypes
 from lmmlasso_cli.errors import ConvergenceWarning, InputError
 from lmmlasso_cli.lmmlasso import LmmLassoFit, LmmStep, fit_lmm_lasso
-from lmmlasso_cli.nullmodel import NullModel, eigendecompose, fit_null_model
+from lmmlasso_cli.nullmodel import NullModel, fit_null_model, restricted_eigen
 from lmmlasso_cli.settings import TrainingSettings
 from lmmlasso_cli.transforms import PhenoTransform, fit_transform
 
@@ -76,13 +76,14 @@ class TrainingData:
 
     X: (n, p) standardized SNPs, `compact.CompactGenotypes` (or a float64 matrix).
     y_raw: (n,) phenotype on its original scale.
-    covariates: (n, c) fixed effects, the intercept among them. K: (n, n) kinship.
+    covariates: (n, c) fixed effects, the intercept among them. K: the (n, n) kinship or a
+    `nullmodel.LowRankKinship` (its (n, r) factor).
     """
 
     X: np.ndarray
     y_raw: np.ndarray
     covariates: np.ndarray
-    K: np.ndarray
+    K: object  # np.ndarray (n, n) or LowRankKinship
 
 
 @dataclass(frozen=True)
@@ -145,9 +146,7 @@ def fit_training(
             transform = fit_transform(y_raw, settings.transform)
         y = transform.apply(y_raw)
         C = take_rows(data.covariates, train)
-        K_train = np.asarray(data.K[np.ix_(train, train)], dtype=np.float64)  # a new copy
-        eig = eigendecompose(K_train, overwrite=True)
-        del K_train  # its memory is now the eigenvectors
+        eig = restricted_eigen(data.K, train)  # in place in its own copy of K_train
         null = fit_null_model(y, eig, C, settings.null)
         lmm = fit_lmm_lasso(
             as_genotypes(data.X).take_rows(train),
