@@ -53,13 +53,17 @@ def test_cases_and_growth_exponents(scale):
     args = scale.argparse.Namespace(
         steps=["gwas", "kinship"], sizes=[(100, 1000)], fit_path=(50, 2000), growth=True,
         growth_n=[100, 200], growth_fixed_p=1000, growth_p=[1000, 4000], growth_fixed_n=100,
+        ranks=[0, 30],
     )  # fmt: skip
     cases = scale.make_cases(args)
-    assert [(c.kind, c.n, c.p) for c in cases] == [
-        ("chain", 100, 1000), ("fit-path", 50, 2000), ("growth", 100, 1000),
-        ("growth", 200, 1000), ("growth", 100, 4000),
+    assert [(c.kind, c.n, c.p, c.rank) for c in cases] == [
+        ("chain", 100, 1000, 0), ("chain", 100, 1000, 30), ("fit-path", 50, 2000, 0),
+        ("growth", 100, 1000, 0), ("growth", 200, 1000, 0), ("growth", 100, 4000, 0),
     ]  # fmt: skip
-    assert cases[0].steps == ("kinship", "gwas") and cases[1].steps == scale.FIT_PATH
+    assert cases[1].label == "chain 100x1000 rank 30" and cases[1].folder == "chain-rank30"
+    assert "--rank" in scale.step_argv("kinship", "d", scale.Path("o"), 2, cases[1].rank)
+    assert "--rank" not in scale.step_argv("kinship", "d", scale.Path("o"), 2, 0)
+    assert cases[0].steps == ("kinship", "gwas") and cases[2].steps == scale.FIT_PATH
     # wall = n² p, peak RSS = n p^0.5
     rows = [
         {"kind": c.kind, "n": c.n, "p": c.p, "rows": [{"step": "kinship", "status": "ok",
