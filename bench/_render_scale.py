@@ -29,8 +29,9 @@ def steps_table(cases: list[dict]) -> str:
             tree = (
                 r.get("tree_peak_pss_gb") if r.get("tree_samples", 0) >= MIN_TREE_SAMPLES else None
             )
+            kind = case["kind"] + (f", rank {case['rank']}" if case.get("rank") else "")
             rows.append([
-                case["kind"], r["step"], f"{case['n']:,}", f"{case['p']:,}", status,
+                kind, r["step"], f"{case['n']:,}", f"{case['p']:,}", status,
                 _num(r.get("wall_s"), 1), _num(r.get("cpu_s"), 1), _num(r.get("peak_rss_gb"), 2),
                 _num(tree, 2), _num(r.get("estimated_peak_gb"), 2),
                 _num(r.get("estimated_peak_gb_final"), 2),
@@ -40,6 +41,49 @@ def steps_table(cases: list[dict]) -> str:
                "tree PSS GB", "logged estimate GB", "final plan GB",
                "final plan / measured"]  # fmt: skip
     return markdown_table(headers, rows)
+
+
+def chain_totals(cases: list[dict]) -> str:
+    """Per chain case, the summed wall time of its steps and its largest peak."""
+    rows = []
+    for case in cases:
+        if case["kind"] != "chain":
+            continue
+        done = [r for r in case["rows"] if r["step"] != "generate" and r.get("status") == "ok"]
+        if not done:
+            continue
+        wall = sum(r["wall_s"] for r in done)
+        peak = max(max(r.get("peak_rss_gb") or 0, r.get("tree_peak_pss_gb") or 0) for r in done)
+        rank = f"`kinship --rank {case['rank']}`" if case.get("rank") else "full n × n"
+        rows.append([_size(case), rank, str(len(done)), f"{wall:.0f}", f"{wall / 60:.1f}",
+                     f"{peak:.2f}"])  # fmt: skip
+    headers = ["n × p", "kinship", "steps done", "chain wall s", "minutes", "largest peak GB"]
+    return markdown_table(headers, rows) if rows else ""
+
+
+def against_full_table(cases: list[dict]) -> str:
+    """A low-rank chain's answers against the full chain's on the same data."""
+    rows = []
+    for case in cases:
+        a = case.get("against_full")
+        if not a:
+            continue
+
+        def get(key, digits, a=a):
+            return _num(a.get(key), digits)
+
+        fit = a.get("fit_n_snps")
+        rows.append([
+            _size(case), str(a["rank"]), f"{get('h2_low_rank', 3)} / {get('h2_full', 3)}",
+            f"{get('lambda_gc_low_rank', 3)} / {get('lambda_gc_full', 3)}",
+            get("gwas_corr_log10p", 4), str(a.get("gwas_top100_shared", NONE)),
+            f"{a.get('fit_shared_snps', NONE)} of {fit[1]}" if fit else NONE,
+            str(a.get("stability_top100_shared", NONE)),
+        ])  # fmt: skip
+    headers = ["n × p", "rank", "h² low rank / full", "λ_GC low rank / full",
+               "corr −log10 P", "gwas top 100 shared", "fit SNPs shared",
+               "stability top 100 shared"]  # fmt: skip
+    return markdown_table(headers, rows) if rows else ""
 
 
 def data_table(cases: list[dict]) -> str:
@@ -114,6 +158,17 @@ def render(result: dict, notes, source: str) -> str:
         "",
         steps_table(result["cases"]),
         "",
+        *([chain_totals(result["cases"]), ""] if chain_totals(result["cases"]) else []),
+        *(
+            [
+                "Low-rank chains against the full chain of the same data:",
+                "",
+                against_full_table(result["cases"]),
+                "",
+            ]
+            if against_full_table(result["cases"])
+            else []
+        ),  # fmt: skip
         "*wall s*: GNU time's elapsed time of the whole command (reading included). *peak RSS "
         "GB*: GNU time's maximum resident set size, that of the largest single process "
         "(stability's worker processes are not summed). *tree PSS GB*: the largest summed "

@@ -526,7 +526,8 @@ def main(argv: list[str] | None = None) -> int:
         "cases": [],
     }  # fmt: skip
     for case in cases:
-        entry = {"kind": case.kind, "n": case.n, "p": case.p, "label": case.label, "rows": []}
+        entry = {"kind": case.kind, "n": case.n, "p": case.p, "rank": case.rank,
+                 "label": case.label, "rows": []}  # fmt: skip
         result["cases"].append(entry)
 
         def record(row: dict, entry=entry) -> None:

@@ -24,9 +24,9 @@ from lmmlasso_cli.memory import GB, Sizes, plan_memory  # noqa: E402
 THREADS = 2
 
 
-def sizes_for(step: str, n: int, p: int) -> tuple[str, Sizes]:
+def sizes_for(step: str, n: int, p: int, rank: int = 0) -> tuple[str, Sizes]:
     cache = n * min(p, 2048) * 8.0
-    common = {"n_samples": n, "n_bim": p, "cache_bytes": cache}
+    common = {"n_samples": n, "n_bim": p, "cache_bytes": cache, "kinship_rank": rank}
     if step == "kinship":
         return "kinship", Sizes(n_snps=p, precision="float32", **common)
     if step == "fit-null":
@@ -52,7 +52,7 @@ def main(path: str = "bench/results/scale.json") -> int:
         for row in case["rows"]:
             if row["step"] == "generate" or row.get("status") != "ok":
                 continue
-            command, sizes = sizes_for(row["step"], case["n"], case["p"])
+            command, sizes = sizes_for(row["step"], case["n"], case["p"], case.get("rank", 0))
             plan = plan_memory(command, sizes, 2048, 1e15)
             row["estimated_peak_gb_final"] = round(plan.peak / GB, 2)
             measured = max(row.get("tree_peak_pss_gb") or 0.0, row.get("peak_rss_gb") or 0.0)
