@@ -163,15 +163,11 @@ def _prepare_low_rank(y, C, eig: KinshipEigen, log_delta: float) -> ScanModel:
 
     n, c = C.shape
     r, basis = complement_rows(eig, np.column_stack([y, C]))
-    n_null = n - eig.rank - r.shape[0] - 1
-    if n_null < 0:
-        raise ValueError(
-            f"a kinship of rank {eig.rank} leaves no residual dimension for {n} samples and "
-            f"{c} covariates; use the full kinship"
-        )
-    zero = np.zeros((1, 1 + c))
+    rest = int(eig.rank + r.shape[0] < n)  # a SNP's own row, unless U and B span everything
+    n_null = n - eig.rank - r.shape[0] - rest
+    zero = np.zeros((rest, 1 + c))
     rows = np.vstack([eig.eigvecs.T @ np.column_stack([y, C]), r, zero])
-    eigvals = np.concatenate([eig.eigvals, np.zeros(r.shape[0] + 1)])
+    eigvals = np.concatenate([eig.eigvals, np.zeros(r.shape[0] + rest)])
     weights = 1.0 / np.sqrt(eigvals + np.exp(log_delta))
     return _whitened(eigvals, rows[:, 0], rows[:, 1:], log_delta, weights, basis, n_null)
 
@@ -183,6 +179,8 @@ def complete_rotation(model: ScanModel, Z: np.ndarray, rotated: np.ndarray) -> n
         return rotated
     Z = np.asarray(Z, dtype=np.float64)
     on_b = model.complement.T @ Z
+    if len(model.uy) == rotated.shape[0] + on_b.shape[0]:  # no room left for a SNP's own row
+        return np.vstack([rotated, on_b])
     rest = np.einsum("ij,ij->j", Z, Z) - np.einsum("ij,ij->j", rotated, rotated)
     rest = np.sqrt(np.maximum(rest - np.einsum("ij,ij->j", on_b, on_b), 0.0))
     return np.vstack([rotated, on_b, rest[None, :]])

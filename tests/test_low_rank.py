@@ -232,3 +232,20 @@ def test_cli_cv_stability_predict_simulate_run_on_a_low_rank_kinship(toy_runs, t
     # the background u = U S^½ z draws rank-many normals, so the two differ; both have the
     # asked-for shares (simulate scales each part to its share exactly)
     assert sim["low"].shape == sim["full"].shape
+
+
+def test_a_rank_that_leaves_no_room_for_a_snp_row_still_matches_dense_gls():
+    """r + m = n: U and the covariates' complement span everything, so a SNP has no own row."""
+    rng = np.random.default_rng(8)
+    n, r = 30, 27
+    F = rng.normal(size=(n, r)) / np.sqrt(r)
+    K = F @ F.T
+    C = np.column_stack([np.ones(n), rng.normal(size=(n, 2))])
+    y, Z = rng.normal(size=n), dense_standardize(rng.binomial(2, 0.3, (n, 5)).astype(float))
+    low = LowRankKinship(F).eigen()
+    model = prepare_scan(y, C, low, 0.1)
+    assert model.n_null == 0 and len(model.uy) == n
+    (assoc,) = scan([(np.arange(5), Z, np.ones(5))], low, [model])
+    for j in range(5):
+        expected = dense_gls(y, C, Z[:, j], K, np.exp(0.1))
+        np.testing.assert_allclose(assoc.p_value[j], expected[3], rtol=1e-7)
