@@ -109,7 +109,10 @@ def _phases(command: str, s: Sizes, b: int) -> list[list[tuple[str, float]]]:
         rotation = [("kinship + eigenvectors", 2 * _square(n, r))]
         if s.precision == "float32":
             rotation.append(("float32 eigenvectors", s.workers * _square(n, r) / 2))
-        rotation.append(("SNP blocks + rotations", s.workers * (block + 3 * n * b * F64)))
+        # the rotated block and its whitened copies: n × b each (full), r × b each plus the
+        # float64 block a low-rank SNP's complement is taken from (`gwas.complete_rotation`)
+        rotated = 3 * (r or n) * b * F64 + (n * b * F64 if r else 0)
+        rotation.append(("SNP blocks + rotations", s.workers * (block + rotated)))
         return [eigh, rotation]
     if command in ("fit", "cv", "stability"):
         sub = s.n_subsample or n
