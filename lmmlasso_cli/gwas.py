@@ -172,18 +172,26 @@ def _prepare_low_rank(y, C, eig: KinshipEigen, log_delta: float) -> ScanModel:
     return _whitened(eigvals, rows[:, 0], rows[:, 1:], log_delta, weights, basis, n_null)
 
 
-def complete_rotation(model: ScanModel, Z: np.ndarray, rotated: np.ndarray) -> np.ndarray:
+def complete_rotation(model: ScanModel, Z: np.ndarray, rotated: np.ndarray, outside=None):
     """The rows of a block Z (n, b) for ``model``: Z* = UᵀZ itself (full rank), or for a
-    low-rank K Z* completed by BᵀZ and ‖z − U z* − B z*_B‖ per SNP (module docstring)."""
+    low-rank K Z* completed by BᵀZ and ‖z − U z* − B z*_B‖ per SNP (module docstring).
+    ``outside`` is ‖z‖² − ‖z*‖² per SNP, shared by the models of one block (computed here if
+    None)."""
     if model.complement is None:
         return rotated
     Z = np.asarray(Z, dtype=np.float64)
     on_b = model.complement.T @ Z
     if len(model.uy) == rotated.shape[0] + on_b.shape[0]:  # no room left for a SNP's own row
         return np.vstack([rotated, on_b])
-    rest = np.einsum("ij,ij->j", Z, Z) - np.einsum("ij,ij->j", rotated, rotated)
-    rest = np.sqrt(np.maximum(rest - np.einsum("ij,ij->j", on_b, on_b), 0.0))
+    if outside is None:
+        outside = _outside(Z, rotated)
+    rest = np.sqrt(np.maximum(outside - np.einsum("ij,ij->j", on_b, on_b), 0.0))
     return np.vstack([rotated, on_b, rest[None, :]])
+
+
+def _outside(Z: np.ndarray, rotated: np.ndarray) -> np.ndarray:
+    """‖z‖² − ‖Uᵀz‖² per column: each SNP's squared norm outside range(U)."""
+    return np.einsum("ij,ij->j", Z, Z) - np.einsum("ij,ij->j", rotated, rotated)
 
 
 def rotate(eig: KinshipEigen | None, Z: np.ndarray, eigvecs: np.ndarray | None = None):
@@ -355,8 +363,12 @@ def scan(
                     eigvecs32 = eig.eigvecs.astype(np.float32, order="F")
                 eigvecs = eigvecs32
             rotated = np.asarray(rotate(eig, Z, eigvecs), dtype=np.float64)
+            outside = None
+            if eig is not None and eig.low_rank:  # once per block, for every phenotype
+                Z = np.asarray(Z, dtype=np.float64)
+                outside = _outside(Z, rotated)
             for k, model in enumerate(models):
-                rows = complete_rotation(model, Z, rotated)
+                rows = complete_rotation(model, Z, rotated, outside)
                 if method == "exact":
                     parts[k].append(wald_exact(model, rows, log_delta_range))
                 else:

@@ -249,3 +249,55 @@ def test_a_rank_that_leaves_no_room_for_a_snp_row_still_matches_dense_gls():
     for j in range(5):
         expected = dense_gls(y, C, Z[:, j], K, np.exp(0.1))
         np.testing.assert_allclose(assoc.p_value[j], expected[3], rtol=1e-7)
+
+
+def test_two_phenotypes_share_one_block_and_each_matches_dense_gls(problem):
+    K, Z, C, y, low = problem["K"], problem["Z"], problem["C"], problem["y"], problem["low"]
+    y2 = y[::-1].copy()
+    models = [prepare_scan(y, C, low, 0.3), prepare_scan(y2, C, low, -0.2)]
+    results = scan([(np.arange(30), Z, np.ones(30))], low, models)
+    for assoc, pheno, log_delta in zip(results, (y, y2), (0.3, -0.2), strict=True):
+        for j in (0, 9, 29):
+            expected = dense_gls(pheno, C, Z[:, j], K, np.exp(log_delta))
+            np.testing.assert_allclose(assoc.p_value[j], expected[3], rtol=GLS_RTOL)
+
+
+def test_simulated_background_lies_in_the_low_rank_kinship(problem):
+    from lmmlasso_cli.simulate import simulate_phenotype
+
+    low = problem["low"]
+    n = low.n_samples
+    sim = simulate_phenotype(np.zeros((n, 0)), low, 0.0, 0.5, np.random.default_rng(1))
+    basis = np.column_stack([low.eigvecs, np.ones(n)])  # u is U S^½ z, centred and scaled
+    resid = sim.background - basis @ np.linalg.lstsq(basis, sim.background, rcond=None)[0]
+    assert np.linalg.norm(resid) < 1e-10 * np.linalg.norm(sim.background)
+    assert np.var(sim.background) / np.var(sim.values) == pytest.approx(0.5, abs=1e-12)
+
+
+@pytest.mark.parametrize(
+    "extra, needle",
+    [(["--rank", "599"], "--rank 599"), (["--rank", "5", "--part", "1/2"], "--merge")],
+)
+def test_kinship_rank_refusals_are_one_line(tmp_path, extra, needle):
+    result = CliRunner().invoke(
+        main, ["kinship", "--bfile", str(TOY / "toy"), "--out", str(tmp_path / "k"), "--quiet",
+               *extra],
+    )  # fmt: skip
+    assert result.exit_code != 0
+    lines = [line for line in result.output.splitlines() if line.startswith("Error:")]
+    assert len(lines) == 1 and needle in lines[0] and "Traceback" not in result.output
+    assert "memory plan" not in result.output  # refused before any work
+    assert not (tmp_path / "k.kinship.npz").exists()
+
+
+def test_a_broken_low_rank_file_is_refused_in_one_line(tmp_path, toy_runs):
+    art = dict(np.load(toy_runs["low"] + "_k.kinship.npz"))
+    art["K_eigvecs"] = art["K_eigvecs"][:, :-1]  # one column short of K_eigvals
+    path = tmp_path / "bad.kinship.npz"
+    np.savez(path, **art)
+    result = CliRunner().invoke(main, ["fit-null", "--bfile", str(TOY / "toy"), "--pheno",
+                                       str(TOY / "toy.pheno"), "--kinship", str(path),
+                                       "--out", str(tmp_path / "o"), "--quiet"])  # fmt: skip
+    assert result.exit_code != 0
+    lines = [line for line in result.output.splitlines() if line.startswith("Error:")]
+    assert len(lines) == 1 and str(path) in lines[0] and "kinship --rank" in lines[0]

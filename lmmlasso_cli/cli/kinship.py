@@ -103,6 +103,7 @@ def _compute(log, kw):
     from lmmlasso_cli.kinship import finish_kinship
 
     data = load_dataset(data_options_from(kw, need_pheno=False))
+    _check_rank(kw.get("rank"), data.samples.n_samples)
     from lmmlasso_cli.cli.pipeline import plan_for_data
 
     plan_for_data(log, kw, "kinship", data, kinship_rank=kw.get("rank") or 0)
@@ -222,6 +223,7 @@ def _merge(log, kw):
         raise InputError("--merge needs the part files: --merge p1.kinship-part.npz ...")
     parts = check_parts([load_kinship_part(path) for path in kw["parts"]])
     first = parts[0]
+    _check_rank(kw.get("rank"), len(first.iid))
     log.info(f"merging {len(parts)} parts of {first.n}: {', '.join(p.path for p in parts)}")
     total = tree_sum((p.part for p in parts), add_parts)
     try:
@@ -273,15 +275,9 @@ def _leading(log, kin, rank):
 
     import numpy as np
 
-    from lmmlasso_cli.errors import InputError
     from lmmlasso_cli.nullmodel import leading_eigen
 
-    n = kin.matrix.shape[0]
-    if rank >= n - 1:
-        raise InputError(
-            f"--rank {rank}: a low-rank kinship needs R < n - 1 = {n - 1}; drop --rank for "
-            f"the full matrix"
-        )
+    _check_rank(rank, kin.matrix.shape[0])
     start = time.perf_counter()
     eig = leading_eigen(kin.matrix, rank)
     kept = float(eig.eigvals.sum() / np.trace(kin.matrix))
@@ -291,3 +287,14 @@ def _leading(log, kin, rank):
         f"smallest kept eigenvalue {eig.eigvals[0]:.4g} ({time.perf_counter() - start:.1f} s)"
     )
     return eig
+
+
+def _check_rank(rank, n: int) -> None:
+    """Refuse a --rank that leaves no low-rank kinship of n individuals (before any work)."""
+    from lmmlasso_cli.errors import InputError
+
+    if rank is not None and rank >= n - 1:
+        raise InputError(
+            f"--rank {rank}: a low-rank kinship needs R < n - 1 = {n - 1}; drop --rank for "
+            f"the full matrix"
+        )
