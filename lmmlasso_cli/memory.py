@@ -75,6 +75,7 @@ class Sizes:
     n_bim: int = 0  # SNPs listed in the .bim (its table is held in memory)
     n_mu: int = 1  # fit: μ values of the path (the model's background weights are n_mu × p)
     kinship_rank: int = 0  # r of a low-rank kinship (`kinship --rank`; 0: full n × n)
+    eigen_read: bool = False  # gwas --null: the eigenvectors are read, no K, no eigh
 
 
 def _eigh(n: int, rank: int = 0) -> float:
@@ -115,14 +116,17 @@ def _phases(command: str, s: Sizes, b: int) -> list[list[tuple[str, float]]]:
     if command in ("fit-null", "pca"):
         return [eigh]
     if command == "gwas":
-        rotation = [("kinship + eigenvectors", 2 * _square(n, r))]
+        if s.eigen_read:
+            rotation = [("eigenvectors (--null)", _square(n, r))]
+        else:
+            rotation = [("kinship + eigenvectors", 2 * _square(n, r))]
         if s.precision == "float32":
             rotation.append(("float32 eigenvectors", s.workers * _square(n, r) / 2))
         # the rotated block and its whitened copies: n × b each (full), r × b each plus the
         # float64 block a low-rank SNP's complement is taken from (`gwas.complete_rotation`)
         rotated = 3 * (r or n) * b * F64 + (n * b * F64 if r else 0)
         rotation.append(("SNP blocks + rotations", s.workers * (block + rotated)))
-        return [eigh, rotation]
+        return [rotation] if s.eigen_read else [eigh, rotation]
     if command in ("fit", "cv", "stability"):
         sub = s.n_subsample or n
         held = [("genotype codes", n * p), ("kinship", _square(nk, r))]

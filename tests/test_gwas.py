@@ -301,7 +301,7 @@ def test_cli_exact_and_several_phenotypes(tiny, kin, tmp_path):
 @pytest.mark.parametrize(
     "extra, pattern",
     [
-        ([], r"--kinship is required \(or --loco"),
+        ([], r"--kinship is required \(or --null from fit-null, --loco"),
         (["--lm", "--exact"], "--lm is ordinary least squares"),
         (["--loco", "--chr", "1"], "--loco needs usable SNPs on at least two chromosomes"),
     ],

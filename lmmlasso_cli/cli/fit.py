@@ -116,9 +116,7 @@ def fit(log, **kw):
         fits = iter_phenotypes(log, data, kin, kw["transform"], search, refit, backend)
         for _, group in itertools.groupby(fits, key=lambda pf: pf.group):
             group = list(group)
-            nulls = [
-                null_for(log, pf, kin is not None, kw["null_path"], kw["bfile"]) for pf in group
-            ]
+            nulls = [null_for(log, pf, kin is not None, kw["null_path"], data) for pf in group]
             reader, geno = cache.get(group[0])
             items = [
                 (pf.pheno.values, pf.covariates, eig, log_delta)

@@ -42,6 +42,14 @@ JOB_PARAMS = ("maf", "block_size", "exact", "lm", "log_delta_range", "transform"
 )
 @options(PHENO, COVAR, SAMPLES, SNPS, NULL_SEARCH, PRECISION)
 @click.option(
+    "--null",
+    "null_path",
+    metavar="FILE",
+    help="PREFIX.null.npz from `lmmlasso fit-null`: its eigendecomposition and δ, fitted on "
+    "the same individuals and covariates (as GEMMA -d/-u), instead of an eigendecomposition "
+    "and null model here. --kinship is then optional; --reml and the δ search are ignored.",
+)
+@click.option(
     "--exact",
     is_flag=True,
     help="Re-estimate δ per SNP by REML with the covariates and the SNP (GEMMA -lmm 1), "
@@ -124,10 +132,13 @@ def _check(kw):
     if kw["lm"] and (kw["exact"] or kw["loco"]):
         flag = "--exact" if kw["exact"] else "--loco"
         raise InputError(f"--lm is ordinary least squares without a kinship: drop {flag} or --lm")
-    if not (kw["lm"] or kw["loco"] or kw.get("kinship")):
+    if kw["null_path"] and (kw["lm"] or kw["loco"]):
+        flag = "--lm" if kw["lm"] else "--loco"
+        raise InputError(f"--null gives one kinship's null models; {flag} fits none: drop one")
+    if not (kw["lm"] or kw["loco"] or kw.get("kinship") or kw["null_path"]):
         raise InputError(
-            "--kinship is required (or --loco to build per-chromosome kinships from --bfile, "
-            "or --lm for plain linear regression)"
+            "--kinship is required (or --null from fit-null, --loco to build per-chromosome "
+            "kinships from --bfile, or --lm for plain linear regression)"
         )
 
 
@@ -148,7 +159,9 @@ def run_gwas(log, kw):
     from lmmlasso_cli.cli.pipeline import plan_for_data
 
     pool = data.samples.n_samples * len(data.snp_index) >= POOL_MIN_CALLS
-    plan_for_data(log, kw, "gwas", data, kin, units=len(data.snp_index) if pool else 1)
+    read = bool(kw["null_path"])
+    units = len(data.snp_index) if pool else 1
+    plan_for_data(log, kw, "gwas", data, kin, units=units, eigen_read=read)
     if method == "exact":  # numba compiles the kernels during the eigh and SNP reading
         from lmmlasso_cli.gwas import prepare_exact_kernels
 
@@ -170,8 +183,8 @@ def run_gwas(log, kw):
             data,
             kin,
             kw["transform"],
-            search if with_kinship else None,
-            need_eig=with_kinship,
+            search if with_kinship and not read else None,
+            need_eig=with_kinship and not read,
             backend=backend,
         )
         for _, group in itertools.groupby(fits, key=lambda pf: pf.group):
@@ -179,12 +192,34 @@ def run_gwas(log, kw):
             if kw["loco"]:
                 results, header = _scan_loco(log, kw, data, group, method, search, backend), []
             else:
-                eig = group[0].eig
-                deltas = [pf.null.log_delta if eig is not None else None for pf in group]
+                eig, deltas = _null_models(log, kw, data, group) if read else _fitted(group)
                 results, header = _scan(log, kw, data, group, eig, deltas, method, backend)
             for pf, assoc in zip(group, results, strict=True):
                 if assoc is not None:
                     _write(log, kw, data, pf, assoc, multi, header)
+
+
+def _fitted(group):
+    """The group's eigendecomposition and the log δ of its null models fitted here."""
+    eig = group[0].eig
+    return eig, [pf.null.log_delta if eig is not None else None for pf in group]
+
+
+def _null_models(log, kw, data, group):
+    """The eigendecomposition and log δ of ``group``'s phenotypes read from --null, which
+    must have been fitted on the same individuals (in the same order) and covariates."""
+    from lmmlasso_cli.io.null_file import check_same_covariates, check_same_samples, load_nulls
+
+    path = kw["null_path"]
+    entries = load_nulls(path, [pf.pheno.name for pf in group])
+    for pf, entry in zip(group, entries, strict=True):
+        check_same_samples(entry, pf.fid, pf.iid, path, kw["bfile"])
+        check_same_covariates(entry, data.covariate_names, path)
+        log.info(
+            f"{pf.pheno.name}: null model from {path} ({entry.method}): "
+            f"log δ={entry.log_delta:.4f} h²={entry.h2:.4f}"
+        )
+    return entries[0].eig, [entry.log_delta for entry in entries]
 
 
 def _with_pcs(log, kw, data):
@@ -210,7 +245,9 @@ def _describe(method, kw):
     if method == "ols":
         return "OLS (--lm): y = Cα + xβ + ε"
     null = "REML" if kw.get("reml") else "ML"
-    where = "per-chromosome LOCO kinship" if kw["loco"] else kw["kinship"]
+    if kw["null_path"]:
+        null = f"from {kw['null_path']}"
+    where = "per-chromosome LOCO kinship" if kw["loco"] else kw["kinship"] or "of --null"
     if method == "exact":
         return f"LMM Wald test, δ re-estimated per SNP by REML (--exact); kinship {where}"
     return f"LMM Wald test at the null model's δ ({null}); kinship {where}"

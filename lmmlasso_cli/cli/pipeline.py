@@ -305,16 +305,17 @@ class GenotypeCache:
         self.close()
 
 
-def null_for(log, pf: PhenotypeFit, has_kinship: bool, null_path: str | None, bfile: str):
+def null_for(log, pf: PhenotypeFit, has_kinship: bool, null_path: str | None, data):
     """(eig, log δ, method) from --null, from the null model fitted here, or none."""
-    from lmmlasso_cli.io.null_file import check_same_samples, load_null
+    from lmmlasso_cli.io.null_file import check_same_covariates, check_same_samples, load_null
 
     if not has_kinship:
         log.info(f"{pf.pheno.name}: no kinship: plain Lasso with unpenalized covariates")
         return None, float("nan"), "none"
     if null_path:
         entry = load_null(null_path, pf.pheno.name)
-        check_same_samples(entry, pf.fid, pf.iid, null_path, bfile)
+        check_same_samples(entry, pf.fid, pf.iid, null_path, data.plink.prefix)
+        check_same_covariates(entry, data.covariate_names, null_path)
         log.info(
             f"{pf.pheno.name}: null model from {null_path} ({entry.method}): "
             f"log δ={entry.log_delta:.4f} h²={entry.h2:.4f}"

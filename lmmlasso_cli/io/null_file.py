@@ -83,32 +83,62 @@ def write_null_table(path: str, fits: list, n_snps_kinship: int, covariate_names
 
 
 def load_null(path: str, pheno: str) -> NullEntry:
+    """The null model of phenotype ``pheno`` stored in ``path``."""
+    return load_nulls(path, [pheno])[0]
+
+
+def load_nulls(path: str, phenos: list[str]) -> list[NullEntry]:
+    """The null models of ``phenos`` from one read of ``path``; phenotypes of one group share
+    one `KinshipEigen` (an n × n array once, however many phenotypes use it)."""
     art = load_npz(path, "null", ("fid", "iid", "pheno_names", "pheno_group", "log_delta"))
     names = [str(n) for n in art["pheno_names"]]
-    if pheno not in names:
+    absent = [pheno for pheno in phenos if pheno not in names]
+    if absent:
         raise ArtifactError(
-            f"{path}: has no null model for phenotype {pheno!r} (it has {', '.join(names)}); "
-            f"run `lmmlasso fit-null` for it"
+            f"{path}: has no null model for phenotype {absent[0]!r} (it has "
+            f"{', '.join(names)}); run `lmmlasso fit-null` for it"
         )
-    j = names.index(pheno)
-    g = int(art["pheno_group"][j])
-    try:
-        eig = KinshipEigen(art[f"group{g}_eigvals"], art[f"group{g}_eigvecs"], 0)
-        fid, iid = art[f"group{g}_fid"].astype(str), art[f"group{g}_iid"].astype(str)
-    except KeyError:
-        raise ArtifactError(f"{path}: eigendecomposition {g} is missing; re-create it") from None
-    return NullEntry(
-        pheno=pheno,
-        log_delta=float(art["log_delta"][j]),
-        sigma2_g=float(art["sigma2_g"][j]),
-        sigma2_e=float(art["sigma2_e"][j]),
-        h2=float(art["h2"][j]),
-        method=str(art["method"][j]),
-        fid=fid,
-        iid=iid,
-        eig=eig,
-        meta=art.meta,
-    )
+    groups: dict[int, tuple] = {}
+    entries = []
+    for pheno in phenos:
+        j = names.index(pheno)
+        g = int(art["pheno_group"][j])
+        if g not in groups:
+            try:
+                eig = KinshipEigen(art[f"group{g}_eigvals"], art[f"group{g}_eigvecs"], 0)
+                fid, iid = art[f"group{g}_fid"].astype(str), art[f"group{g}_iid"].astype(str)
+            except KeyError:
+                raise ArtifactError(
+                    f"{path}: eigendecomposition {g} is missing; re-create it"
+                ) from None
+            groups[g] = (eig, fid, iid)
+        eig, fid, iid = groups[g]
+        entries.append(
+            NullEntry(
+                pheno=pheno,
+                log_delta=float(art["log_delta"][j]),
+                sigma2_g=float(art["sigma2_g"][j]),
+                sigma2_e=float(art["sigma2_e"][j]),
+                h2=float(art["h2"][j]),
+                method=str(art["method"][j]),
+                fid=fid,
+                iid=iid,
+                eig=eig,
+                meta=art.meta,
+            )
+        )
+    return entries
+
+
+def check_same_covariates(entry: NullEntry, covariate_names, path: str) -> None:
+    """The null model must have been fitted with these covariates (by name, in this order)."""
+    fitted = entry.meta.get("covariate_names")
+    if fitted is not None and list(fitted) != list(covariate_names):
+        raise SampleMismatchError(
+            f"{path}: phenotype {entry.pheno} was fitted with the covariates "
+            f"{', '.join(fitted)} but these options give {', '.join(covariate_names)}; re-run "
+            f"`lmmlasso fit-null` with the same --covar/--covar-name/--pcs options"
+        )
 
 
 def check_same_samples(entry: NullEntry, fid, iid, path: str, bfile: str) -> None:
