@@ -27,6 +27,10 @@ MISSING = 3
 DEFAULT_BLOCK_SNPS = 4096
 # `take_rows` copies a subset's codes up to this size (bytes), else selects through rows.
 SUBSET_COPY_BYTES = 256e6
+# Zᵀu over a subset of at least this share of the stored rows reads every row, with u padded by
+# zeros: contiguous reads vectorize, and are 1.9× faster than reading half the rows through
+# ``rows`` (10,000 × 20,000 codes on this machine's one core).
+PADDED_MIN_SHARE = 0.25
 
 
 def standardized_lut(means: np.ndarray, sds: np.ndarray) -> np.ndarray:
@@ -133,6 +137,10 @@ class CompactGenotypes:
         out = np.empty(self.n_snps)
         if self.all_rows:
             tdot_all(self.codes, self.lut, u, out)
+        elif self.rows.size >= PADDED_MIN_SHARE * self.codes.shape[0]:
+            padded = np.zeros(self.codes.shape[0])
+            np.add.at(padded, self.rows, u)  # a row listed twice counts twice
+            tdot_all(self.codes, self.lut, padded, out)
         else:
             tdot_rows(self.codes, self.rows, self.lut, u, out)
         return out
@@ -212,11 +220,13 @@ def standardize_codes(codes: np.ndarray, means, sds, dtype=np.float64) -> np.nda
 def code_counts(codes: np.ndarray, rows: np.ndarray | None = None) -> np.ndarray:
     """(n_snps, 4) int64: per SNP, how many of ``rows`` (default all) carry code 0, 1, 2, 3."""
     from lmmlasso_cli.compact_kernels import code_counts as kernel
+    from lmmlasso_cli.compact_kernels import code_counts_all
 
-    if rows is None:
-        rows = np.arange(codes.shape[0], dtype=np.intp)
     out = np.empty((codes.shape[1], 4), dtype=np.int64)
-    kernel(codes, np.ascontiguousarray(rows, dtype=np.intp), out)
+    if rows is None:
+        code_counts_all(codes, out)
+    else:
+        kernel(codes, np.ascontiguousarray(rows, dtype=np.intp), out)
     return out
 
 

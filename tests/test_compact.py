@@ -180,3 +180,22 @@ def test_duplicates_survive_hash_collisions(monkeypatch):
 
     monkeypatch.setattr(kernels, "column_hashes", collide)
     assert np.flatnonzero(store.duplicate_columns()).tolist() == [6, 8, 9]
+
+
+@pytest.mark.parametrize("share", [0.1, 0.6, 1.0])  # through rows, or every row with u padded
+def test_subset_products_match_the_dense_rows_whatever_the_path(store, share, monkeypatch):
+    import lmmlasso_cli.compact as compact
+
+    monkeypatch.setattr(compact, "SUBSET_COPY_BYTES", 0)
+    rng = np.random.default_rng(11)
+    rows = rng.permutation(store.n_samples)[: max(2, int(share * store.n_samples))]
+    rows = np.append(rows, rows[0])  # a row listed twice counts twice
+    sub = store.take_rows(rows)
+    assert not sub.all_rows
+    padded = rows.size >= compact.PADDED_MIN_SHARE * store.n_samples
+    assert padded == (share > compact.PADDED_MIN_SHARE)
+    u = rng.standard_normal(rows.size)
+    np.testing.assert_allclose(sub.tdot(u), _dense(store)[rows].T @ u, rtol=RTOL, atol=RTOL)
+    counts = code_counts(store.codes, rows)
+    for c in range(4):
+        assert np.array_equal(counts[:, c], (store.codes[rows] == c).sum(axis=0))

@@ -277,7 +277,7 @@ def read_standardized(
         flt = filter_snps(stats, maf_min)
         keep = flt.keep
         k = int(keep.sum())
-        out[:, col : col + k] = codes[:, keep]
+        out[:, col : col + k] = codes if k == len(part) else codes[:, keep]
         col += k
         kept.append(part[keep])
         kept_means.append(stats.means[keep])

@@ -286,7 +286,9 @@ class GenotypeReader:
                     f"{self.plink.bed_path}: could not read genotypes ({exc})"
                 ) from exc
             codes = raw.view(np.uint8)
-            codes[codes == np.uint8(129)] = 3  # bed-reader's int8 missing value is -127
+            # bed-reader's int8 missing value is -127, 129 as a byte: the minimum with 3 makes
+            # it 3 and leaves 0, 1, 2, in one pass without a mask
+            np.minimum(codes, np.uint8(3), out=codes)
         if flipped is not None and np.any(flipped):
             sub = codes[:, flipped]
             codes[:, flipped] = np.where(sub == 3, 3, 2 - sub)
