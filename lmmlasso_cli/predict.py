@@ -37,6 +37,16 @@ def background_weights(
     return weights
 
 
+def stored_background(X, blup_residual: np.ndarray, scale: float) -> np.ndarray:
+    """`background_weights` when the kinship's SNPs are the columns of X (n_train, p; compact
+    or a float64 matrix), standardized alike: b = a X / (p · scale), from X in memory."""
+    X = as_genotypes(X)
+    a = np.asarray(blup_residual, dtype=np.float64)
+    if a.shape[0] == 1:
+        return X.tdot(a[0])[None, :] / (X.n_snps * scale)
+    return X.tdot_many(a.T).T / (X.n_snps * scale)
+
+
 def approximate_background(X, blup_residual: np.ndarray, eig) -> tuple[np.ndarray, float | None]:
     """BLUP weights b = a X / p over the analysed SNPs X (n_train, p; compact or a float64
     matrix), for a kinship that carries no SNP list (a GCTA GRM), and how well X Xᵀ/p

@@ -412,13 +412,27 @@ def fit_lasso_batch(log, backend, X, items, request, grid, lasso, policy, quiet)
     return [_checked(log, fit, messages, policy) for fit, messages in backend.map(task, units)]
 
 
+def _same_snps(geno, pos, flipped, kin) -> bool:
+    """Whether the kinship's SNPs are the analysed ones, in order, standardized alike."""
+    return (
+        not np.any(flipped)
+        and np.array_equal(pos, geno.snp_index)
+        and np.array_equal(kin.means, geno.means)
+        and np.array_equal(kin.sds, geno.sds)
+    )
+
+
 def background_for(log, data, kin, reader, geno, fit, eig, block_size: int):
     """The background's per-SNP BLUP weights over the kinship's SNPs (a `model.Background`),
     approximated by the analysed SNPs for a GCTA GRM, which lists no SNPs; None without K."""
     from lmmlasso_cli.io.dataset import standardized_blocks
     from lmmlasso_cli.io.plink import match_snps
     from lmmlasso_cli.model import Background
-    from lmmlasso_cli.predict import approximate_background, background_weights
+    from lmmlasso_cli.predict import (
+        approximate_background,
+        background_weights,
+        stored_background,
+    )
     from lmmlasso_cli.snps import SnpSet
 
     if kin is None:
@@ -426,8 +440,11 @@ def background_for(log, data, kin, reader, geno, fit, eig, block_size: int):
     plink = data.plink
     if kin.snp is not None:
         pos, flipped = match_snps(plink, kin.snp, kin.a1, None, kin.path)
-        blocks = standardized_blocks(reader, pos, kin.means, kin.sds, block_size, flipped)
-        weights = background_weights(blocks, fit.blup_residual, len(pos), kin.scale)
+        if _same_snps(geno, pos, flipped, kin):  # the codes in memory: no second read
+            weights = stored_background(geno.store, fit.blup_residual, kin.scale)
+        else:
+            blocks = standardized_blocks(reader, pos, kin.means, kin.sds, block_size, flipped)
+            weights = background_weights(blocks, fit.blup_residual, len(pos), kin.scale)
         snps = SnpSet.from_plink(plink, pos, kin.means, kin.sds, flipped)
         return Background(snps, weights, kin.path)
     weights, err = approximate_background(geno.store, fit.blup_residual, eig)
