@@ -6,6 +6,7 @@ peak memory and the command's own memory estimate.
         [--growth-fixed-n 2000] [--growth-fixed-p 100000]
         [--steps kinship,fit-null,fit,gwas,stability,predict] [--timeout SECONDS]
         [--threads 2] [--seed 1] [--missing 0.01] [--results bench/results/scale.json]
+        [--blas-env native|keep]
 
 Runs the worktree's code (``python -m lmmlasso_cli`` with this repository on PYTHONPATH).
 
@@ -16,7 +17,7 @@ Runs the worktree's code (``python -m lmmlasso_cli`` with this repository on PYT
        kinship    lmmlasso kinship
        fit-null   lmmlasso fit-null   (pheno1)
        fit        lmmlasso fit --null ... --n-active 100
-       gwas       lmmlasso gwas
+       gwas       lmmlasso gwas --null ...   (fit-null's eigendecomposition and δ)
        stability  lmmlasso stability --n-active 100 --n-reps 20 --seed 1
        predict    lmmlasso predict --model <fit's model>   (the same individuals)
    each with --threads T. *fit-path* (--fit-path N×P): kinship, fit-null, then
@@ -31,6 +32,9 @@ Runs the worktree's code (``python -m lmmlasso_cli`` with this repository on PYT
    PSS of the whole process tree sampled every SAMPLE_S seconds. If the step's PREFIX.log has
    a line starting with "memory plan", its "estimated peak X GB" is recorded next to them.
    A step that runs past --timeout is killed (its process group) and recorded as such.
+   The steps run without OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE (``--blas-env native``), which
+   some machines here set to older kernels: OpenBLAS then picks its own, as on a user's machine;
+   each row records the "BLAS:" line of the step's log (the kernels that ran).
 4. Writes --results (bench/results/scale.json) after every step, "complete": false until the
    end; `python bench/report.py` renders it into bench/README.md.
 """
@@ -76,13 +80,16 @@ N_REPS = 20
 N_MU = 100
 STABILITY_SEED = 1
 SAMPLE_S = 0.5  # seconds between two samples of the process tree's memory
+# Set on some machines of this workplace to older kernels (/work/.library/env/README.md); they
+# slow a current numpy. `--blas-env native` (the default) runs the steps without both.
+BLAS_ENV = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
 KILL_GRACE_S = 30  # after SIGTERM, before SIGKILL
 CHAIN = ("kinship", "fit-null", "fit", "gwas", "stability", "predict")
 FIT_PATH = ("kinship", "fit-null", "fit-path")
 NEEDS = {
     "fit-null": ("kinship",),
     "fit": ("kinship", "fit-null"),
-    "gwas": ("kinship",),
+    "gwas": ("kinship", "fit-null"),
     "stability": ("kinship",),
     "predict": ("fit",),
     "fit-path": ("kinship", "fit-null"),
@@ -216,6 +223,27 @@ def memory_plan(log_path: Path) -> tuple[str | None, float | None]:
     return None, None
 
 
+def log_line(log_path: Path, start: str) -> str | None:
+    """The first line of PREFIX.log starting with ``start`` (without it), or None."""
+    if not log_path.exists():
+        return None
+    for line in log_path.read_text(errors="replace").splitlines():
+        if line.startswith(start):
+            return line[len(start) :].strip()
+    return None
+
+
+def blas_environment(mode: str) -> dict:
+    """With ``mode`` "native", remove `BLAS_ENV` from this process's environment (the steps
+    inherit it), so OpenBLAS runs the kernels it picks for this CPU, as on a user's machine;
+    "keep" leaves them. Returns what was set before and what the steps get."""
+    before = {name: os.environ.get(name) for name in BLAS_ENV}
+    if mode == "native":
+        for name in BLAS_ENV:
+            os.environ.pop(name, None)
+    return {"mode": mode, "before": before, "steps": {n: os.environ.get(n) for n in BLAS_ENV}}
+
+
 def run_step(argv: list, log_stem: Path, timeout: float | None) -> dict:
     """Run ``argv`` under GNU time in its own process group; the measured figures."""
     log_stem.parent.mkdir(parents=True, exist_ok=True)
@@ -305,7 +333,7 @@ def step_argv(step: str, data: Path, out: Path, threads: int, rank: int = 0) -> 
         "kinship": ["kinship", *bfile, *(["--rank", rank] if rank else [])],
         "fit-null": ["fit-null", *bfile, *kinship, *pheno],
         "fit": ["fit", *bfile, *kinship, *null, *pheno, "--n-active", N_ACTIVE],
-        "gwas": ["gwas", *bfile, *kinship, *pheno],
+        "gwas": ["gwas", *bfile, *kinship, *null, *pheno],
         "stability": ["stability", *bfile, *kinship, *pheno, "--n-active", N_ACTIVE,
                       "--n-reps", N_REPS, "--seed", STABILITY_SEED],
         "predict": ["predict", *bfile, "--model", out / PRODUCES["fit"],
@@ -345,7 +373,8 @@ def run_case(case: Case, args, record, paths) -> None:
         row = run_step(step_argv(step, prefix, out, args.threads, case.rank),
                        out / "logs" / step, args.timeout)  # fmt: skip
         line, estimate = memory_plan(Path(f"{out / OUT_NAME[step]}.log"))
-        row |= {"step": step, "memory_plan": line, "estimated_peak_gb": estimate}
+        blas = log_line(Path(f"{out / OUT_NAME[step]}.log"), "BLAS:")
+        row |= {"step": step, "memory_plan": line, "estimated_peak_gb": estimate, "blas": blas}
         if estimate is not None and row["peak_rss_gb"]:
             row["estimate_over_measured"] = round(estimate / row["peak_rss_gb"], 3)
         if row["status"] != "ok":
@@ -501,12 +530,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=1, help="of the data")
     parser.add_argument("--missing", type=float, default=0.01, help="missing-call rate of the data")
     parser.add_argument("--results", type=Path, default=RESULT_JSON)
+    parser.add_argument(
+        "--blas-env",
+        choices=("native", "keep"),
+        default="native",
+        help=f"native: run the steps without {' and '.join(BLAS_ENV)} (OpenBLAS picks its "
+        "kernels for this CPU, as on a user's machine); keep: with this shell's values",
+    )
     args = parser.parse_args(argv)  # fmt: skip
     unknown = sorted(set(args.steps) - set(CHAIN))
     if unknown:
         parser.error(f"unknown --steps {', '.join(unknown)}; choose from {', '.join(CHAIN)}")
     os.environ["PYTHONPATH"] = str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", "")
     _common.LMMLASSO = Path(sys.executable).parent / "lmmlasso"  # for machine()'s version line
+    blas_env = blas_environment(args.blas_env)
     cases = make_cases(args)
     result = {
         "date": utc_timestamp(),
@@ -522,6 +559,7 @@ def main(argv: list[str] | None = None) -> int:
             "growth": {"n": args.growth_n, "fixed_p": args.growth_fixed_p, "p": args.growth_p,
                        "fixed_n": args.growth_fixed_n} if args.growth else None,
             "data_defaults": scale_data.config_dict(data_config(2, 1, args)),
+            "blas_env": blas_env,
         },
         "cases": [],
     }  # fmt: skip

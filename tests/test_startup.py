@@ -118,3 +118,37 @@ def test_a_first_run_compiles_one_specialization_per_kernel(tiny, tmp_path, comm
     subprocess.run([*lmmlasso, *args, "--out", str(tmp_path / "o"), "--quiet"], env=env, check=True)
     compiled = Counter(p.name.split("-")[0] for p in (tmp_path / "numba").rglob("*.nbc"))
     assert compiled and set(compiled.values()) == {1}, compiled
+
+
+BLAS_LINE = """
+import sys
+from lmmlasso_cli.cli import main
+sys.argv = ["lmmlasso", "kinship", "--bfile", sys.argv[1], "--out", sys.argv[2], "--quiet"]
+main()
+"""
+
+
+@pytest.mark.parametrize("coretype", [None, "Haswell"])
+def test_the_log_records_the_blas_kernels_that_ran(tiny, tmp_path, coretype):
+    """In a fresh process (OpenBLAS picks its kernels when it loads): the log's BLAS line names
+    what threadpoolctl reports there, and an OPENBLAS_CORETYPE set in the environment."""
+    env = {
+        k: v for k, v in os.environ.items() if k not in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
+    }
+    if coretype:
+        env["OPENBLAS_CORETYPE"] = coretype
+    out = tmp_path / "k"
+    cmd = [sys.executable, "-c", BLAS_LINE, tiny["prefix"], str(out)]
+    done = subprocess.run(cmd, capture_output=True, text=True, env=env)
+    assert done.returncode == 0, done.stderr
+    probe = (
+        "import json, numpy, scipy.linalg\nfrom threadpoolctl import threadpool_info\n"
+        "print(json.dumps(sorted({i['architecture'] for i in threadpool_info()})))"
+    )
+    arch = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, env=env)
+    [line] = [ln for ln in (tmp_path / "k.log").read_text().splitlines() if ln.startswith("BLAS:")]
+    for name in json.loads(arch.stdout):
+        assert f"({name} kernels)" in line
+    assert ("OPENBLAS_CORETYPE=Haswell" in line) == (coretype == "Haswell")
+    if coretype:
+        assert "(Haswell kernels)" in line

@@ -74,6 +74,7 @@ def run_command(body: Callable) -> Callable:
             if CACHE_NOTE:
                 log.info(CACHE_NOTE)
             with _one_blas_thread():
+                log.blas()
                 body(log, **kwargs)
         except LmmLassoError as exc:
             message = as_flags(str(exc))

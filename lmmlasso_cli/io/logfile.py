@@ -59,6 +59,12 @@ class RunLog:
 
         self._write("versions: " + ", ".join(f"{k} {v}" for k, v in library_versions().items()))
 
+    def blas(self) -> None:
+        """The BLAS libraries loaded, with their kernels (`io.machine.blas_kernels`)."""
+        from lmmlasso_cli.io.machine import blas_kernels
+
+        self._write("BLAS: " + blas_kernels())
+
     def close(self, error: str | None = None) -> None:
         warnings.showwarning = self._old_showwarning
         elapsed = time.perf_counter() - self._start

@@ -1,4 +1,5 @@
-"""What this machine offers: the memory available to a command (for the --memory default)."""
+"""What this machine offers: the memory available to a command (for the --memory default) and
+the BLAS kernels it runs."""
 
 from __future__ import annotations
 
@@ -27,3 +28,22 @@ def memory_budget_bytes(memory_gb: float | None) -> float:
     if memory_gb is not None:
         return float(memory_gb) * 1e9
     return DEFAULT_MEMORY_SHARE * available_memory_bytes()
+
+
+CORETYPE_ENV = "OPENBLAS_CORETYPE"  # OpenBLAS's kernels, when set: its own choice otherwise
+
+
+def blas_kernels() -> str:
+    """The BLAS libraries loaded in this process with their kernels, for the log:
+    ``"OpenBLAS 0.3.31 (SkylakeX kernels), ..."``; OPENBLAS_CORETYPE noted when set."""
+    from threadpoolctl import threadpool_info
+
+    seen = dict.fromkeys(
+        f"{lib['internal_api']} {lib['version']} ({lib.get('architecture', '?')} kernels)"
+        for lib in threadpool_info()
+        if lib["user_api"] == "blas"
+    )
+    text = ", ".join(seen) or "none loaded"
+    if CORETYPE_ENV in os.environ:
+        text += f"; {CORETYPE_ENV}={os.environ[CORETYPE_ENV]}"
+    return text
