@@ -8,7 +8,8 @@ workers). This adds to each step the estimate the current plan gives for the sam
 (`estimated_peak_gb_final`, and its ratio to the measured peak: the larger of the process
 tree's PSS and the largest process's RSS),
 keeping the logged one. The sizes are those `cli.pipeline.plan_for_data` passes for the
-commands bench/scale.py runs (threads 2, precision float32 for kinship and gwas).
+commands bench/scale.py runs (threads 2, precision float32 for kinship and gwas, --n-active 100
+for fit and stability, gwas with --kinship and --null).
 """
 
 from __future__ import annotations
@@ -32,14 +33,16 @@ def sizes_for(step: str, n: int, p: int, rank: int = 0) -> tuple[str, Sizes]:
     if step == "fit-null":
         return "fit-null", Sizes(n_snps=0, n_kinship=n, **common)
     if step in ("fit", "fit-path"):
-        n_mu = 100 if step == "fit-path" else 1
-        return "fit", Sizes(n_snps=p, n_kinship=n, n_mu=n_mu, **common)
+        n_mu, n_active = (100, 0) if step == "fit-path" else (1, 100)  # --n-mu 100, --n-active 100
+        return "fit", Sizes(n_snps=p, n_kinship=n, n_mu=n_mu, n_active=n_active, **common)
     if step == "gwas":
         workers = THREADS if n * p >= 2e8 else 1
-        return "gwas", Sizes(n_snps=p, n_kinship=n, workers=workers, precision="float32", **common)
+        return "gwas", Sizes(
+            n_snps=p, n_kinship=n, workers=workers, precision="float32", eigen_read=True, **common
+        )  # fmt: skip  (--kinship and --null)
     if step == "stability":
         return "stability", Sizes(
-            n_snps=p, n_kinship=n, workers=THREADS, n_subsample=n // 2, **common
+            n_snps=p, n_kinship=n, workers=THREADS, n_subsample=n // 2, n_active=100, **common
         )
     if step == "predict":
         return "predict", Sizes(n_snps=100, **common)

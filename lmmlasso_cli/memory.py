@@ -76,6 +76,7 @@ class Sizes:
     n_mu: int = 1  # fit: μ values of the path (the model's background weights are n_mu × p)
     kinship_rank: int = 0  # r of a low-rank kinship (`kinship --rank`; 0: full n × n)
     eigen_read: bool = False  # gwas --null: the eigenvectors are read, no K, no eigh
+    n_active: int = 0  # fit/stability --n-active K (0: a μ or a path): bounds the Gram matrix
 
 
 def _eigh(n: int, rank: int = 0) -> float:
@@ -116,10 +117,14 @@ def _phases(command: str, s: Sizes, b: int) -> list[list[tuple[str, float]]]:
     if command in ("fit-null", "pca"):
         return [eigh]
     if command == "gwas":
-        if s.eigen_read:
+        if s.eigen_read:  # the eigenvectors read from --null, and K when --kinship is given
             rotation = [("eigenvectors (--null)", _square(n, r))]
+            if s.n_kinship:
+                rotation.append(("kinship", _square(nk, r)))
         else:
             rotation = [("kinship + eigenvectors", 2 * _square(n, r))]
+        if s.workers > 1:  # the shared .npy of the eigenvectors, mapped by every worker
+            rotation.append(("eigenvectors mapped by the workers", _square(n, r)))
         if s.precision == "float32":
             rotation.append(("float32 eigenvectors", s.workers * _square(n, r) / 2))
         # the rotated block and its whitened copies: n × b each (full), r × b each plus the
@@ -131,11 +136,11 @@ def _phases(command: str, s: Sizes, b: int) -> list[list[tuple[str, float]]]:
         sub = s.n_subsample or n
         held = [("genotype codes", n * p), ("kinship", _square(nk, r))]
         subset = sub * p if s.n_subsample and sub * p <= SUBSET_COPY_BYTES else 0
-        from lmmlasso_cli.lasso.path import GRAM_MAX_FEATURES
+        from lmmlasso_cli.lasso.path import gram_max_features
 
         # the working set's Gram matrix (`lasso.path._GramCache`), the old one alive while the
-        # next is built
-        gram = 2 * min(sub, GRAM_MAX_FEATURES) ** 2 * F64
+        # next is built; for --n-active K at most 16 max(K, 10) features
+        gram = 2 * min(sub, gram_max_features(s.n_active or None)) ** 2 * F64
         lasso = s.cache_bytes + 2 * p * F64 + sub * b * F64 + subset + gram
         if command == "fit":
             # the background's BLUP weights (n_mu × p): the array, its blocks, the joined copy
@@ -150,8 +155,9 @@ def _phases(command: str, s: Sizes, b: int) -> list[list[tuple[str, float]]]:
         # every training set eigendecomposes its own copy of its kinship in place
         # (`nullmodel.eigendecompose(overwrite=True)`): the copy, then the eigenvectors, and
         # syevd's 2n² work doubles
-        # (a rank-r kinship: the factor's rows, their SVD's copy and left vectors, 3 sub·r)
-        per_fit = 3.0 * _square(sub, r) + lasso
+        # (a rank-r kinship: the factor's rows, their SVD's copy and left vectors, 3 sub·r);
+        # syevd's copy and work arrays are gone when the Lasso starts, its eigenvectors stay
+        per_fit = max(3.0 * _square(sub, r), _square(sub, r) + lasso)
         if s.workers > 1 and not (command == "stability" and s.n_phenos == 1):
             # the workers read the codes from a shared file (its page cache) while this process
             # keeps its copy; stability of one phenotype lets go of it

@@ -454,3 +454,30 @@ def test_gap_safe_drops_only_features_zero_at_the_optimum(problem, l1_ratio):
         keep = _gap_safe_keep(state, ws, norms, l1, l2, _global_gap(y, state, l1, l2))
         assert np.all(ref[~keep] == 0)
     assert (~keep).sum() > 0.5 * np.sum(ref == 0)  # at the certified optimum: most zeros go
+
+
+def test_fit_n_active_keeps_its_gram_matrices_within_its_bound(problem, monkeypatch):
+    """`fit_n_active(K)` builds no Gram matrix over more than `gram_max_features(K)` features;
+    larger working sets run in the column form, to the same certified optimum."""
+    import lmmlasso_cli.lasso.path as path_module
+
+    X, y = problem
+    sizes = []
+    get = path_module._GramCache.get
+
+    def recorded(self, ws, X_ws):
+        sizes.append(ws.size)
+        return get(self, ws, X_ws)
+
+    monkeypatch.setattr(path_module._GramCache, "get", recorded)
+    free = fit_n_active(DenseDesign(X), y, 12, tol=TIGHT_TOL)
+    unbounded, sizes[:] = list(sizes), []
+    monkeypatch.setattr(path_module, "N_ACTIVE_GRAM_FACTOR", 1)  # a bound of max(K, 10) = 12
+    assert path_module.gram_max_features(12) == 12 and path_module.gram_max_features(None) == 4096
+    bound = fit_n_active(DenseDesign(X), y, 12, tol=TIGHT_TOL)
+    if unbounded:  # the Gram form (not switched off by the kernel_form fixture)
+        assert max(unbounded) > 12 and max(sizes) <= 12
+    assert bound.n_active == free.n_active == 12 and bound.mu == free.mu
+    gaps = [numpy_gap(X, y, f.coefs, f.mu, 1.0) for f in (free, bound)]
+    assert max(gaps) <= 10 * TIGHT_TOL * (y @ y)
+    np.testing.assert_allclose(bound.coefs, free.coefs, atol=COEF_ATOL)

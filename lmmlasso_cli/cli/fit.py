@@ -97,7 +97,7 @@ def fit(log, **kw):
 
     single = kw["mu"] is not None or kw["n_active"] is not None
     n_mu = 1 if single else mu_grid_from(kw).n_values
-    plan_for_data(log, kw, "fit", data, kin, n_mu=n_mu)
+    plan_for_data(log, kw, "fit", data, kin, n_mu=n_mu, n_active=kw["n_active"] or 0)
     if not kw["scheduler"]:  # numba compiles the kernels during the eigh and SNP reading
         from lmmlasso_cli.lasso.prepare import prepare_kernels
 

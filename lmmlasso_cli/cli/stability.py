@@ -71,7 +71,7 @@ def _run_in(log, kw, stack):
     n_sub = math.ceil(kw["fraction"] * data.samples.n_samples)
     plan_for_data(
         log, kw, "stability", data, kin, units=len(reps), n_subsample=n_sub,
-        n_phenos=len(data.pheno_names),
+        n_phenos=len(data.pheno_names), n_active=kw.get("n_active") or 0,
     )  # fmt: skip
     multi = len(data.pheno_names) > 1
     cache = GenotypeCache(log, data, kw["maf"], kw["block_size"], kw["threads"], kw["quiet"])

@@ -68,6 +68,9 @@ WS_TIGHTEN = 0.1
 # |W| <= GRAM_MAX_RATIO * n and |W| <= GRAM_MAX_FEATURES (G then takes at most 128 MB).
 GRAM_MAX_RATIO = 1.0
 GRAM_MAX_FEATURES = 4096
+# fit_n_active(K) keeps the Gram form up to this many times max(K, WS_MIN_SIZE) features (its
+# working sets stayed below 9K in the biobank bench), so its Gram matrix is bounded by K, not n.
+N_ACTIVE_GRAM_FACTOR = 16
 # Between rounds, drop working-set features that the Gap Safe test certifies to be 0.
 GAP_SAFE = True
 # fit_n_active: step down from mu_max by this factor until n_active >= K ...
@@ -252,9 +255,15 @@ class _GramCache:
     """G = X̃_WᵀX̃_W of the last working set W, so that the next one (the next round, or the
     next μ of a path) computes only the products of its new columns."""
 
-    def __init__(self):
+    def __init__(self, max_features: int = GRAM_MAX_FEATURES):
         self.index: np.ndarray | None = None
         self.gram: np.ndarray | None = None
+        self.max_features = max_features
+
+    def fits(self, n_features: int, n_samples: int) -> bool:
+        """Whether a working set of ``n_features`` runs in the Gram form (|W| ≤ ratio · n and
+        ≤ ``max_features``)."""
+        return n_features <= min(GRAM_MAX_RATIO * n_samples, self.max_features)
 
     def get(self, ws: np.ndarray, X_ws: np.ndarray) -> np.ndarray:
         """G for the sorted working set ``ws`` with columns ``X_ws`` (n, |ws|), Fortran order."""
@@ -294,8 +303,12 @@ def _gap_safe_keep(
     return (w != 0) | (bound >= l1)
 
 
-def _use_gram(n_features: int, n_samples: int) -> bool:
-    return n_features <= min(GRAM_MAX_RATIO * n_samples, GRAM_MAX_FEATURES)
+def gram_max_features(n_active: int | None = None) -> int:
+    """The largest working set solved in the Gram form: `GRAM_MAX_FEATURES`, and for a fit at
+    ``n_active`` = K nonzeros at most `N_ACTIVE_GRAM_FACTOR` · max(K, `WS_MIN_SIZE`)."""
+    if n_active is None:
+        return GRAM_MAX_FEATURES
+    return min(GRAM_MAX_FEATURES, N_ACTIVE_GRAM_FACTOR * max(int(n_active), WS_MIN_SIZE))
 
 
 def _global_gap(y: np.ndarray, state: _State, l1: float, l2: float) -> float:
@@ -342,7 +355,7 @@ def _solve(
     gram: _GramCache | None = None,
 ) -> tuple[float, int, bool]:
     """Working-set CD from `state` (updated in place). Returns (global gap, epochs, converged).
-    Working sets small against n run in the Gram form (`_use_gram`), through ``gram``."""
+    Working sets small against n run in the Gram form (`_GramCache.fits`), through ``gram``."""
     gap = _global_gap(y, state, l1, l2)
     if gap <= tol_gap:
         return gap, 0, True
@@ -357,7 +370,7 @@ def _solve(
         w_ws = w[ws]
         w_ws[norms == 0] = 0.0  # null columns: coefficient 0, R unchanged
         budget = max_epochs - n_epochs
-        if _use_gram(ws.size, y.size):
+        if gram.fits(ws.size, y.size):
             G = gram.get(ws, X_ws)
             corr_ws = X_ws.T @ resid
             _, epochs = _kernels().cd_epochs_gram(
@@ -634,7 +647,7 @@ def fit_n_active(
             "coefficients; is y zero after projecting out the covariates?"
         )
 
-    gram = _GramCache()
+    gram = _GramCache(gram_max_features(n_active))
 
     def solve_at(mu: float, start: _State, mu_start: float) -> tuple[LassoFit, _State]:
         state = start.copy()
