@@ -1,5 +1,7 @@
 """The toy pipeline run twice, with --threads 1 and --threads 2, writes the same bytes.
 
+It includes a low-rank kinship (`kinship --rank`) with its fit-null, gwas --null and stability.
+
 Every TSV, score and plot-free output must be byte-identical; an NPZ must hold identical
 arrays and identical metadata apart from its creation time and the parameters (which record
 --threads). Logs hold times and are not compared. Both runs use the same relative paths (each in
@@ -44,6 +46,12 @@ def _pipeline(toy) -> list[list[str]]:
          "--out", "sim"],
         ["evaluate", "--truth", "sim.truth.tsv", "--bfile", t, "--result", "g=sim.gwas.tsv",
          "--out", "sim.eval"],
+        ["gwas", "--bfile", t, "--null", "toy.null.npz", *pheno, "--all-pheno", "--out", "nul"],
+        ["kinship", "--bfile", t, "--rank", "40", "--out", "low"],
+        ["fit-null", "--bfile", t, "--kinship", "low.kinship.npz", *q1, "--out", "low"],
+        ["gwas", "--bfile", t, "--null", "low.null.npz", *q1, "--out", "low"],
+        ["stability", "--bfile", t, "--kinship", "low.kinship.npz", *q1, "--n-reps", "4",
+         "--n-active", "5", "--out", "low.stab"],
         ["ld-blocks", "--bfile", t, "--out", "toy"],
         ["gwas", "--bfile", t, *traits, "--pheno-name", "t1,t2", "--lm", "--out", "tr"],
         ["shrink", "--bfile", t, "--gwas", "tr.t1.gwas.tsv", "--blocks", "toy.blocks.tsv",

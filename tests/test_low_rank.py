@@ -301,3 +301,14 @@ def test_a_broken_low_rank_file_is_refused_in_one_line(tmp_path, toy_runs):
     assert result.exit_code != 0
     lines = [line for line in result.output.splitlines() if line.startswith("Error:")]
     assert len(lines) == 1 and str(path) in lines[0] and "kinship --rank" in lines[0]
+
+
+def test_more_pcs_than_a_low_rank_kinship_holds_is_refused_naming_it(tmp_path, toy_runs):
+    kin = toy_runs["low"] + "_k.kinship.npz"
+    ok = ["pca", "--bfile", str(TOY / "toy"), "--kinship", kin, "--out", str(tmp_path / "p")]
+    _run([*ok, "--n-pcs", "200"])  # all it holds
+    result = CliRunner().invoke(main, [*ok, "--n-pcs", "201", "--quiet"])
+    assert result.exit_code != 0
+    lines = [line for line in result.output.splitlines() if line.startswith("Error:")]
+    assert len(lines) == 1 and "Traceback" not in result.output
+    assert lines[0].startswith(f"Error: {kin}: holds 200 eigenpairs") and "--n-pcs" in lines[0]

@@ -626,6 +626,13 @@ def principal_components(log, kw, data, n_pcs: int):
             kin = load_kinship(kw["kinship"])
             eig = decompose(kin.submatrix(samples.fid, samples.iid))
             log.info(f"PCs from the eigendecomposition of {kin.path} ({kin.n_snps} SNPs)")
+            if n_pcs > len(eig.eigvals):
+                raise InputError(
+                    f"{kin.path}: holds {len(eig.eigvals)} eigenpairs (kinship --rank "
+                    f"{kin.rank}), fewer than the {n_pcs} PCs asked for; lower --n-pcs "
+                    f"(gwas: --pcs) to at most {len(eig.eigvals)} or rebuild the kinship "
+                    f"with a larger --rank"
+                )
             return kinship_pcs(eig.eigvals, eig.eigvecs, n_pcs, kin.n_snps)
         with GenotypeReader(data.plink, samples.fam_index, num_threads=kw["threads"]) as reader:
             if method == "exact":
