@@ -19,6 +19,29 @@ def _size(case: dict) -> str:
     return f"{case['n']:,} × {case['p']:,}"
 
 
+def _gwas_step(result: dict) -> str:
+    """How the run's gwas steps were called: with fit-null's file (`--null`) or not."""
+    rows = [r for c in result["cases"] for r in c["rows"] if r["step"] == "gwas"]
+    return "gwas `--null`" if rows and all("--null" in r["command"] for r in rows) else "gwas"
+
+
+def blas_line(result: dict) -> str:
+    """The BLAS kernels the steps ran, from their logs (bench/scale.py records them)."""
+    libraries = {
+        lib for c in result["cases"] for r in c["rows"] if r.get("blas")
+        for lib in r["blas"].split(", ")
+    }  # fmt: skip
+    env = result["settings"].get("blas_env")
+    if not libraries:
+        return ""
+    text = "BLAS: " + ", ".join(sorted(libraries))
+    if env and env.get("mode") == "native":
+        removed = [f"{k}={v}" for k, v in env["before"].items() if v is not None]
+        if removed:
+            text += " (the steps ran without this shell's " + ", ".join(removed) + ")"
+    return text + "."
+
+
 def steps_table(cases: list[dict]) -> str:
     rows = []
     for case in cases:
@@ -150,11 +173,12 @@ def render(result: dict, notes, source: str) -> str:
         f"({100 * data['h2_poly']:.0f}%).",
         "",
         f"Steps, each a separate process with `--threads {s['threads']}`: kinship; fit-null; "
-        f"fit `--null` `--n-active {s['n_active']}`; gwas; stability `--n-active "
+        f"fit `--null` `--n-active {s['n_active']}`; {_gwas_step(result)}; stability `--n-active "
         f"{s['n_active']} --n-reps {s['n_reps']}`; predict (the fitted model on the same "
         f"individuals); the fit-path case times `fit --n-mu {s['n_mu']}` (a whole μ path) "
         "after its own kinship and fit-null."
-        + (f" Time limit per step: {s['timeout_s']:g} s." if s.get("timeout_s") else ""),
+        + (f" Time limit per step: {s['timeout_s']:g} s." if s.get("timeout_s") else "")
+        + (" " + blas_line(result) if blas_line(result) else ""),
         "",
         steps_table(result["cases"]),
         "",
