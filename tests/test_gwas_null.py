@@ -127,3 +127,19 @@ def test_fit_refuses_a_null_file_of_other_covariates(chain, tmp_path):
     result = CliRunner().invoke(main, [str(a) for a in args])
     assert result.exit_code == 1
     assert "was fitted with the covariates intercept, sex, age" in result.stderr
+
+
+def test_a_kinship_other_than_the_null_models_one_is_warned_about(chain, tmp_path):
+    out = chain["out"]
+    base = ["gwas", "--bfile", chain["bfile"], *chain["pheno"], "--pheno-name", "q1", "--null",
+            out / "full.null.npz"]  # fmt: skip
+    same = CliRunner().invoke(main, [str(a) for a in [*base, "--kinship", out / "full.kinship.npz",
+                                                      "--out", tmp_path / "same"]])  # fmt: skip
+    other = CliRunner().invoke(main, [str(a) for a in [*base, "--kinship", out / "low.kinship.npz",
+                                                       "--out", tmp_path / "other"]])  # fmt: skip
+    assert same.exit_code == other.exit_code == 0
+    assert "not --kinship" not in same.stderr
+    warned = [ln for ln in other.stderr.splitlines() if "not --kinship" in ln]
+    assert len(warned) == 1 and "full.kinship.npz" in warned[0] and "low.kinship.npz" in warned[0]
+    # the null file's eigendecomposition is the one used: the same scan either way
+    assert (tmp_path / "same.gwas.tsv").read_bytes() == (tmp_path / "other.gwas.tsv").read_bytes()

@@ -78,7 +78,7 @@ def fit(log, **kw):
         fit_lasso_batch,
         iter_phenotypes,
         load_inputs,
-        null_for,
+        null_models_for,
         output_prefix,
         plot_model,
         write_model,
@@ -116,7 +116,9 @@ def fit(log, **kw):
         fits = iter_phenotypes(log, data, kin, kw["transform"], search, refit, backend)
         for _, group in itertools.groupby(fits, key=lambda pf: pf.group):
             group = list(group)
-            nulls = [null_for(log, pf, kin is not None, kw["null_path"], data) for pf in group]
+            nulls = null_models_for(
+                log, group, kin is not None, kw["null_path"], data, kw["kinship"]
+            )
             reader, geno = cache.get(group[0])
             items = [
                 (pf.pheno.values, pf.covariates, eig, log_delta)

@@ -206,19 +206,11 @@ def _fitted(group):
 
 
 def _null_models(log, kw, data, group):
-    """The eigendecomposition and log δ of ``group``'s phenotypes read from --null, which
-    must have been fitted on the same individuals (in the same order) and covariates."""
-    from lmmlasso_cli.io.null_file import check_same_covariates, check_same_samples, load_nulls
+    """The eigendecomposition and log δ of ``group``'s phenotypes read from --null
+    (`pipeline.nulls_from_file`: same individuals, same covariates)."""
+    from lmmlasso_cli.cli.pipeline import nulls_from_file
 
-    path = kw["null_path"]
-    entries = load_nulls(path, [pf.pheno.name for pf in group])
-    for pf, entry in zip(group, entries, strict=True):
-        check_same_samples(entry, pf.fid, pf.iid, path, kw["bfile"])
-        check_same_covariates(entry, data.covariate_names, path)
-        log.info(
-            f"{pf.pheno.name}: null model from {path} ({entry.method}): "
-            f"log δ={entry.log_delta:.4f} h²={entry.h2:.4f}"
-        )
+    entries = nulls_from_file(log, group, kw["null_path"], data, kw.get("kinship"))
     return entries[0].eig, [entry.log_delta for entry in entries]
 
 

@@ -4,7 +4,8 @@
 - `iter_phenotypes`: one `PhenotypeFit` per phenotype; phenotypes with the same non-missing
   individuals share one eigendecomposition (one O(n³) eigh per distinct sample set);
 - `GenotypeCache`: the standardized analysed SNPs of a group, read once per group;
-- `null_for`, `fit_lasso`, `background_for`, `write_model`: the LMM-Lasso chain of `fit`/`cv`;
+- `null_models_for`/`nulls_from_file` (--null, also for gwas), `fit_lasso`, `background_for`,
+  `write_model`: the LMM-Lasso chain of `fit`/`cv`;
 - `output_prefix`: PREFIX, or PREFIX.PHENO when a command analyses several phenotypes;
 - `backend_for`, `run_units`: where independent units run (`parallel.Backend`);
 - `fit_nulls`: the null models of a group's phenotypes, one unit per phenotype.
@@ -305,23 +306,49 @@ class GenotypeCache:
         self.close()
 
 
-def null_for(log, pf: PhenotypeFit, has_kinship: bool, null_path: str | None, data):
-    """(eig, log δ, method) from --null, from the null model fitted here, or none."""
-    from lmmlasso_cli.io.null_file import check_same_covariates, check_same_samples, load_null
+def nulls_from_file(log, group, null_path: str, data, kinship_path: str | None = None) -> list:
+    """The `io.null_file.NullEntry` of each of ``group``'s phenotypes, read from --null at once
+    and checked against these individuals and covariates (one line naming the file otherwise).
+    A warning when --kinship is not the file the null models were fitted with: their
+    eigendecomposition is the one used."""
+    from lmmlasso_cli.io.null_file import check_same_covariates, check_same_samples, load_nulls
 
-    if not has_kinship:
-        log.info(f"{pf.pheno.name}: no kinship: plain Lasso with unpenalized covariates")
-        return None, float("nan"), "none"
-    if null_path:
-        entry = load_null(null_path, pf.pheno.name)
+    entries = load_nulls(null_path, [pf.pheno.name for pf in group])
+    for pf, entry in zip(group, entries, strict=True):
         check_same_samples(entry, pf.fid, pf.iid, null_path, data.plink.prefix)
         check_same_covariates(entry, data.covariate_names, null_path)
         log.info(
             f"{pf.pheno.name}: null model from {null_path} ({entry.method}): "
             f"log δ={entry.log_delta:.4f} h²={entry.h2:.4f}"
         )
-        return entry.eig, entry.log_delta, entry.method
-    return pf.eig, pf.null.log_delta, pf.null.method
+    fitted = entries[0].meta.get("params", {}).get("kinship") if entries else None
+    if kinship_path and fitted and not _same_file(fitted, kinship_path):
+        log.warning(
+            f"{null_path} was fitted with the kinship {fitted}, not --kinship {kinship_path}; "
+            f"its eigendecomposition is used"
+        )
+    return entries
+
+
+def _same_file(a: str, b: str) -> bool:
+    """Whether two paths name one file (by inode when both exist, else by name)."""
+    try:
+        return os.path.samefile(a, b)
+    except OSError:
+        return os.path.basename(a) == os.path.basename(b)
+
+
+def null_models_for(log, group, has_kinship: bool, null_path: str | None, data, kinship_path):
+    """(eig, log δ, method) per phenotype of ``group``: from --null, from the null models
+    fitted here, or none (no kinship)."""
+    if not has_kinship:
+        for pf in group:
+            log.info(f"{pf.pheno.name}: no kinship: plain Lasso with unpenalized covariates")
+        return [(None, float("nan"), "none")] * len(group)
+    if null_path:
+        entries = nulls_from_file(log, group, null_path, data, kinship_path)
+        return [(e.eig, e.log_delta, e.method) for e in entries]
+    return [(pf.eig, pf.null.log_delta, pf.null.method) for pf in group]
 
 
 @dataclass(frozen=True)

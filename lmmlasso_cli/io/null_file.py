@@ -82,11 +82,6 @@ def write_null_table(path: str, fits: list, n_snps_kinship: int, covariate_names
     write_tsv(path, pd.DataFrame(table))
 
 
-def load_null(path: str, pheno: str) -> NullEntry:
-    """The null model of phenotype ``pheno`` stored in ``path``."""
-    return load_nulls(path, [pheno])[0]
-
-
 def load_nulls(path: str, phenos: list[str]) -> list[NullEntry]:
     """The null models of ``phenos`` from one read of ``path``; phenotypes of one group share
     one `KinshipEigen` (an n × n array once, however many phenotypes use it)."""
